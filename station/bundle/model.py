@@ -1,0 +1,157 @@
+"""What a bundle is, once read from the media: plain data, no I/O.
+
+A bundle has one *manifest* (the signed list: `SHA256SUMS` or `bundle.json`), the detached
+signatures beside it, the *entries* the manifest lists (every file, with its expected digest)
+and the *items* those entries make up (an image archive, an OCI layout folder, a file, an SBOM,
+a scan report). The bundle digest, `sha256:` of the manifest's exact bytes, is the one
+identifier that operators compare and that the audit log records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class BundleFormat(StrEnum):
+    """Which manifest the bundle carries."""
+
+    SHA256SUMS = "sha256sums"
+    NATIVE = "bundle.json"
+
+
+class ItemKind(StrEnum):
+    """What an item is, as the operator sees it."""
+
+    IMAGE_ARCHIVE = "image-archive"
+    OCI_LAYOUT = "oci-layout"
+    FILE = "file"
+    SBOM = "sbom"
+    SCAN_REPORT = "scan-report"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason or warning, in plain words, tied to a file where there is one.
+
+    `code` is stable for scripts (`unsafe-path`, `missing`, `checksum-mismatch`, ...);
+    `message` is for people.
+    """
+
+    code: str
+    message: str
+    path: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"code": self.code, "path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file that the manifest lists: relative POSIX path, expected digest and size.
+
+    `size` is None where the manifest does not say (SHA256SUMS); the size cap then applies to
+    the size found on the media, checked before reading.
+    """
+
+    path: str
+    sha256: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of an image: the digest and size its manifest declares."""
+
+    digest: str
+    size: int
+    media_type: str = ""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One image (one platform) found in an image archive or OCI layout."""
+
+    references: tuple[str, ...]
+    platform: str
+    manifest_digest: str
+    config_digest: str
+    layers: tuple[Layer, ...]
+    config_size: int = 0
+    created: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = ""
+
+    @property
+    def total_size(self) -> int:
+        return self.config_size + sum(layer.size for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A thing the bundle carries, made of one or more listed entries.
+
+    For an OCI layout folder, `path` is the folder and `entries` are the files inside it.
+    `references` are the image references the manifest declares (bundle.json only); `images`
+    are what reading the archive or layout found.
+    """
+
+    path: str
+    kind: ItemKind
+    entries: tuple[Entry, ...]
+    references: tuple[str, ...] = ()
+    images: tuple[ImageInfo, ...] = ()
+
+    @property
+    def size(self) -> int | None:
+        sizes = [entry.size for entry in self.entries]
+        if any(size is None for size in sizes):
+            return None
+        return sum(size for size in sizes if size is not None)
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """The descriptive fields of a bundle.json manifest (absent for SHA256SUMS)."""
+
+    name: str
+    channel: str
+    sequence: int
+    created: str
+    producer: str
+
+
+@dataclass(frozen=True)
+class SignatureFile:
+    """A detached signature found beside the manifest, read once into memory."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle read from the media. Reading it checked names, not contents."""
+
+    root: Path
+    format: BundleFormat
+    manifest_name: str
+    manifest: bytes
+    digest: str
+    entries: tuple[Entry, ...]
+    items: tuple[Item, ...]
+    signatures: tuple[SignatureFile, ...] = ()
+    info: BundleInfo | None = None
+    problems: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+
+    @property
+    def images(self) -> tuple[ImageInfo, ...]:
+        return tuple(image for item in self.items for image in item.images)
+
+    @property
+    def declared_size(self) -> int:
+        """Bytes listed with a known size (all of them, for bundle.json)."""
+        return sum(entry.size or 0 for entry in self.entries)
