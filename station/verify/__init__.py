@@ -1,0 +1,1 @@
+"""Verification: checksums, detached signatures, the trust store and the policy verdict."""

@@ -1,0 +1,205 @@
+"""The station's trust store: a folder of public keys, one signer per file.
+
+`*.pub` files are minisign public keys, `*.asc` and `*.gpg` OpenPGP public keys (armored or
+binary, whatever the suffix says). A key's name is its file name without the extension; that
+name is what operators see as the signer. A file that cannot be read as a key is never trusted:
+it becomes a `problems` entry that names it, and loading carries on with the others. Links and
+anything that is not a regular file are refused, so the folder's contents are exactly what an
+administrator put there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from station.bundle.model import Finding
+from station.errors import StationError
+from station.verify import minisign, openpgp
+
+MAX_KEY_FILE_BYTES = 1024 * 1024
+PROBLEM_CODE = "trust-key"
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """One public key the station trusts.
+
+    `fingerprint` is what users compare: for minisign the key id as minisign prints it (16
+    upper-case hex digits), for OpenPGP the 40-hex primary key fingerprint. `data` is what the
+    verifier needs: minisign's 42-byte key blob, or the binary OpenPGP key. `subkeys` are the
+    OpenPGP subkey fingerprints (a signature by a subkey belongs to this key).
+    """
+
+    name: str
+    scheme: str
+    fingerprint: str
+    path: Path
+    data: bytes = field(repr=False)
+    subkeys: tuple[str, ...] = ()
+    description: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "scheme": self.scheme,
+            "fingerprint": self.fingerprint,
+            "path": str(self.path),
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """The trusted keys (sorted by name, scheme, file) and the files that were refused."""
+
+    directory: Path
+    keys: tuple[TrustedKey, ...] = ()
+    problems: tuple[Finding, ...] = ()
+
+    def of_scheme(self, scheme: str) -> tuple[TrustedKey, ...]:
+        return tuple(key for key in self.keys if key.scheme == scheme)
+
+    def find(self, scheme: str, fingerprint: str) -> TrustedKey | None:
+        """The trusted key with this fingerprint (or OpenPGP subkey fingerprint), if any."""
+        wanted = fingerprint.upper()
+        for key in self.of_scheme(scheme):
+            if key.fingerprint == wanted or wanted in key.subkeys:
+                return key
+        return None
+
+    @classmethod
+    def load(cls, directory: Path) -> TrustStore:
+        """Read every key file in `directory`; a missing folder is an error with a hint."""
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError as exc:
+            raise StationError(
+                f"the trust store {directory} does not exist",
+                hint="create it and copy the signers' public keys into it "
+                "(*.pub for minisign, *.asc or *.gpg for OpenPGP), "
+                "or set [trust] dir in station.toml",
+            ) from exc
+        except NotADirectoryError as exc:
+            raise StationError(
+                f"the trust store {directory} is not a folder",
+                hint="point [trust] dir in station.toml at the folder of public keys",
+            ) from exc
+        except OSError as exc:
+            raise StationError(
+                f"cannot read the trust store {directory}: {exc.strerror or exc}",
+                hint="check the folder's permissions",
+            ) from exc
+        keys: list[TrustedKey] = []
+        problems: list[Finding] = []
+        for entry in names:
+            if entry.startswith("."):
+                continue
+            path = directory / entry
+            try:
+                key = _load_key_file(path)
+            except StationError as exc:
+                problems.append(Finding(PROBLEM_CODE, f"{path}: {exc.message}", str(path)))
+                continue
+            keys.append(key)
+        keys.sort(key=lambda key: (key.name, key.scheme, key.path.name))
+        unique, duplicates = _drop_duplicates(keys)
+        return cls(directory=directory, keys=tuple(unique), problems=tuple(problems + duplicates))
+
+
+def _drop_duplicates(keys: list[TrustedKey]) -> tuple[list[TrustedKey], list[Finding]]:
+    """The same key in two files keeps its first name, so a signer has exactly one name."""
+    seen: dict[tuple[str, str], TrustedKey] = {}
+    unique: list[TrustedKey] = []
+    problems: list[Finding] = []
+    for key in keys:
+        first = seen.get((key.scheme, key.fingerprint))
+        if first is not None:
+            problems.append(
+                Finding(
+                    PROBLEM_CODE,
+                    f"{key.path}: the same key as {first.path.name}; only {first.name!r} is used",
+                    str(key.path),
+                )
+            )
+            continue
+        seen[(key.scheme, key.fingerprint)] = key
+        unique.append(key)
+    return unique, problems
+
+
+def _read_regular(path: Path) -> bytes:
+    """Read a key file without following links; refuse anything but a small regular file."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise StationError(f"cannot read it: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise StationError("is a link; links are refused in the trust store, copy the key file")
+    if not stat.S_ISREG(info.st_mode):
+        raise StationError("is not a regular file; only key files belong in the trust store")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise StationError(f"cannot read it: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise StationError("is not a regular file; only key files belong in the trust store")
+        data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise StationError(f"is larger than {MAX_KEY_FILE_BYTES} bytes; not a public key")
+    return data
+
+
+def _minisign_key(path: Path, data: bytes) -> TrustedKey:
+    if data.lstrip().startswith(b"-----BEGIN") or data.startswith(b"ssh-"):
+        raise StationError("is not a minisign public key (only minisign keys end in .pub)")
+    key = minisign.parse_public_key(data)
+    comment = data.split(b"\n", 1)[0][len(minisign.UNTRUSTED_PREFIX) :]
+    return TrustedKey(
+        name=path.stem,
+        scheme=minisign.SCHEME,
+        fingerprint=key.fingerprint,
+        path=path,
+        data=key.blob,
+        description=comment.decode("utf-8", "replace").strip(),
+    )
+
+
+def _openpgp_key(path: Path, data: bytes) -> TrustedKey:
+    key = openpgp.read_public_key(data)
+    return TrustedKey(
+        name=path.stem,
+        scheme=openpgp.SCHEME,
+        fingerprint=key.fingerprint,
+        path=path,
+        data=key.binary,
+        subkeys=key.subkeys,
+        description=key.user_ids[0] if key.user_ids else "",
+    )
+
+
+KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
+    ".pub": _minisign_key,
+    ".asc": _openpgp_key,
+    ".gpg": _openpgp_key,
+}
+"""File suffix -> loader; a new scheme adds its suffix here."""
+
+
+def _load_key_file(path: Path) -> TrustedKey:
+    suffix = path.suffix.lower()
+    loader = KEY_LOADERS.get(suffix)
+    if suffix == ".key":
+        raise StationError(
+            "looks like a secret key; it is ignored; keep secret keys off the station"
+        )
+    if loader is None or not path.stem:
+        raise StationError(
+            f"is not a key file; it is ignored (key files end in {', '.join(KEY_LOADERS)})"
+        )
+    data = _read_regular(path)
+    return loader(path, data)
