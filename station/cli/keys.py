@@ -1,0 +1,99 @@
+"""`station keys`: make a minisign signing key pair, and show what the trust store holds.
+
+`generate` runs on the producer's side (where bundles are signed), never needs the station
+home, and refuses to overwrite. `list` shows each trusted key with the fingerprint operators
+compare out of band, and every file in the trust folder that was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from station.config import StationConfig
+from station.verify import minisign
+from station.verify.trust import TrustStore
+
+EXIT_OK = 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `keys generate` and `keys list` to the `station` parser."""
+    keys = subparsers.add_parser(
+        "keys",
+        help="generate a signing key pair, list the trust store",
+        description="Generate a minisign signing key pair, or list the station's trust store.",
+    )
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    actions.required = True
+
+    generate = actions.add_parser(
+        "generate",
+        help="write NAME.key (secret, unencrypted) and NAME.pub (public) for minisign",
+        description="Write a new minisign key pair: NAME.key (secret, not encrypted, mode 0600) "
+        "and NAME.pub (public; copy it into the station's trust folder). Existing files are "
+        "never overwritten (exit 2).",
+    )
+    generate.add_argument("name", metavar="NAME", help="key name; also the signer's name")
+    generate.add_argument(
+        "--dir", metavar="DIR", default=".", help="folder for both files (default: .)"
+    )
+    generate.set_defaults(func=run_generate)
+
+    listing = actions.add_parser(
+        "list",
+        help="show trusted keys and refused key files",
+        description="Show each trusted key (name, scheme, fingerprint) and each file in the "
+        "trust folder that is not trusted, with the reason.",
+    )
+    listing.add_argument(
+        "--trust", metavar="DIR", help="trust folder (default: the station home's trust folder)"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=run_list)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    secret_path, public_path = minisign.generate_keypair(args.name, Path(args.dir))
+    key = minisign.load_secret_key(secret_path)
+    print(f"secret key:  {secret_path}  (not encrypted: keep it with the signer, never copy it")
+    print("             to the station)")
+    print(f"public key:  {public_path}  (copy it into the station's trust folder)")
+    print(f"fingerprint: {key.public_key.fingerprint}")
+    return EXIT_OK
+
+
+def group_fingerprint(fingerprint: str) -> str:
+    """40-hex OpenPGP fingerprints in groups of four, as gpg shows them; short ids as-is."""
+    if len(fingerprint) <= 16:
+        return fingerprint
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
+
+
+def run_list(args: argparse.Namespace) -> int:
+    directory = (
+        Path(args.trust)
+        if args.trust
+        else StationConfig.load(getattr(args, "home", None)).trust_dir
+    )
+    store = TrustStore.load(directory)
+    if args.json:
+        document = {
+            "trust_dir": str(store.directory),
+            "keys": [key.to_json() for key in store.keys],
+            "problems": [problem.to_json() for problem in store.problems],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"trust store: {store.directory}")
+    if not store.keys:
+        print("no trusted keys")
+    rows = [(key.name, key.scheme, group_fingerprint(key.fingerprint)) for key in store.keys]
+    name_width = max((len(row[0]) for row in rows), default=4)
+    for name, scheme, fingerprint in rows:
+        print(f"  {name:<{name_width}}  {scheme:<8}  {fingerprint}")
+    for problem in store.problems:
+        print(f"not trusted: {problem.message}")
+    return EXIT_OK

@@ -1,0 +1,125 @@
+"""The trust store: which key files are trusted, under which name, and which are refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from station.errors import StationError
+from station.verify import minisign
+from station.verify.trust import TrustStore
+
+
+def _public_key(tmp_path: Path, name: str) -> bytes:
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    _, public_path = minisign.generate_keypair(name, keys)
+    return public_path.read_bytes()
+
+
+@pytest.fixture
+def trust_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "trust"
+    folder.mkdir()
+    return folder
+
+
+def test_minisign_keys_are_trusted_under_their_file_name(tmp_path: Path, trust_dir: Path) -> None:
+    for name in ("zoe", "alice", "mallory-2026"):
+        (trust_dir / f"{name}.pub").write_bytes(_public_key(tmp_path, name))
+    store = TrustStore.load(trust_dir)
+    assert [key.name for key in store.keys] == ["alice", "mallory-2026", "zoe"]
+    assert store.problems == ()
+    alice = store.keys[0]
+    expected = minisign.parse_public_key((trust_dir / "alice.pub").read_bytes()).fingerprint
+    assert (alice.scheme, alice.fingerprint, alice.path) == (
+        "minisign",
+        expected,
+        trust_dir / "alice.pub",
+    )
+    assert len(alice.fingerprint) == 16 and alice.fingerprint == alice.fingerprint.upper()
+    assert store.find("minisign", expected.lower()) == alice
+    assert store.find("openpgp", expected) is None
+
+
+def test_broken_key_files_are_listed_and_never_trusted(tmp_path: Path, trust_dir: Path) -> None:
+    (trust_dir / "good.pub").write_bytes(_public_key(tmp_path, "good"))
+    (trust_dir / "empty.pub").write_bytes(b"")
+    (trust_dir / "garbage.pub").write_bytes(b"untrusted comment: x\nnot base64!!\n")
+    (trust_dir / "cosign.pub").write_bytes(b"-----BEGIN PUBLIC KEY-----\nMFkw\n")
+    (trust_dir / "notes.txt").write_text("who signs what")
+    (trust_dir / ".hidden").write_text("editor backup")
+    store = TrustStore.load(trust_dir)
+    assert [key.name for key in store.keys] == ["good"]
+    messages = {Path(problem.path or "").name: problem.message for problem in store.problems}
+    assert set(messages) == {"empty.pub", "garbage.pub", "cosign.pub", "notes.txt"}
+    for name, message in messages.items():
+        assert str(trust_dir / name) in message
+    assert "base64" in messages["garbage.pub"]
+    assert "not a key file" in messages["notes.txt"]
+
+
+def test_links_and_special_files_are_refused(tmp_path: Path, trust_dir: Path) -> None:
+    real_key = tmp_path / "outside.pub"
+    real_key.write_bytes(_public_key(tmp_path, "outside"))
+    (trust_dir / "linked.pub").symlink_to(real_key)
+    os.mkfifo(trust_dir / "fifo.pub")
+    (trust_dir / "folder.pub").mkdir()
+    store = TrustStore.load(trust_dir)  # must not block on the FIFO
+    assert store.keys == ()
+    messages = {Path(problem.path or "").name: problem.message for problem in store.problems}
+    assert "link" in messages["linked.pub"]
+    assert "not a regular file" in messages["fifo.pub"]
+    assert "not a regular file" in messages["folder.pub"]
+
+
+def test_secret_key_in_the_trust_folder_is_flagged(tmp_path: Path, trust_dir: Path) -> None:
+    secret_path, _ = minisign.generate_keypair("oops", trust_dir)
+    store = TrustStore.load(trust_dir)
+    assert [key.name for key in store.keys] == ["oops"]
+    [problem] = store.problems
+    assert problem.path == str(secret_path) and "secret key" in problem.message
+
+
+def test_secret_key_renamed_to_pub_is_not_trusted(tmp_path: Path, trust_dir: Path) -> None:
+    secret_path, _ = minisign.generate_keypair("oops", tmp_path)
+    (trust_dir / "oops.pub").write_bytes(secret_path.read_bytes())
+    store = TrustStore.load(trust_dir)
+    assert store.keys == ()
+    assert len(store.problems) == 1
+
+
+def test_the_same_key_twice_keeps_one_name(tmp_path: Path, trust_dir: Path) -> None:
+    data = _public_key(tmp_path, "alice")
+    (trust_dir / "alice.pub").write_bytes(data)
+    (trust_dir / "release.pub").write_bytes(data)
+    store = TrustStore.load(trust_dir)
+    assert [key.name for key in store.keys] == ["alice"]
+    [problem] = store.problems
+    assert "release.pub" in problem.message and "alice.pub" in problem.message
+
+
+def test_order_is_deterministic(tmp_path: Path, trust_dir: Path) -> None:
+    for name in ("b", "a", "c"):
+        (trust_dir / f"{name}.pub").write_bytes(_public_key(tmp_path, name))
+    (trust_dir / "z.txt").write_text("x")
+    (trust_dir / "y.txt").write_text("x")
+    first, second = TrustStore.load(trust_dir), TrustStore.load(trust_dir)
+    assert first == second
+    assert [p.path for p in first.problems] == [str(trust_dir / "y.txt"), str(trust_dir / "z.txt")]
+
+
+def test_missing_folder_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(StationError, match="does not exist") as caught:
+        TrustStore.load(tmp_path / "nowhere")
+    assert caught.value.hint and ".pub" in caught.value.hint
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StationError, match="not a folder"):
+        TrustStore.load(tmp_path / "file")
+
+
+def test_empty_folder_trusts_nobody(trust_dir: Path) -> None:
+    store = TrustStore.load(trust_dir)
+    assert store.keys == () and store.problems == ()
