@@ -1,0 +1,67 @@
+"""Text renderings of a bundle and a verification for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from station.bundle.model import Bundle, Finding
+from station.progress import format_size
+from station.verify.verification import Verification
+
+
+def _findings(title: str, findings: Iterable[Finding]) -> list[str]:
+    found = list(findings)
+    if not found:
+        return []
+    return [f"{title} ({len(found)}):", *(f"  - {f.message}" for f in found)]
+
+
+def render_bundle(bundle: Bundle) -> str:
+    lines = [f"Bundle:   {bundle.root}", f"Manifest: {bundle.manifest_name}"]
+    if bundle.info is not None:
+        info = bundle.info
+        lines += [
+            f"Name:     {info.name} (channel {info.channel}, sequence {info.sequence})",
+            f"Created:  {info.created} by {info.producer}",
+        ]
+    lines.append(f"Digest:   {bundle.digest}")
+    signatures = ", ".join(s.name for s in bundle.signatures) or "none"
+    lines.append(f"Signature files: {signatures}")
+    lines.append(f"Items ({len(bundle.items)}, {format_size(bundle.declared_size)} declared):")
+    for item in bundle.items:
+        size = "size unlisted" if item.size is None else format_size(item.size)
+        lines.append(f"  [{item.kind.value}] {item.path}  {size}")
+        for reference in item.references:
+            lines.append(f"      declares {reference}")
+        for image in item.images:
+            refs = ", ".join(image.references) or "(untagged)"
+            lines.append(f"      image {refs}  {image.platform}  {format_size(image.total_size)}")
+            lines.append(f"        config {image.config_digest}")
+            if image.created:
+                lines.append(f"        created {image.created}")
+            for key, value in sorted(image.labels.items()):
+                lines.append(f"        label {key}={value}")
+            for layer in image.layers:
+                lines.append(f"        layer {layer.digest}  {format_size(layer.size)}")
+    lines += _findings("Problems", bundle.problems)
+    lines += _findings("Warnings", bundle.warnings)
+    return "\n".join(lines)
+
+
+def render_verification(bundle: Bundle, verification: Verification) -> str:
+    verdict = "ACCEPTED" if verification.accepted else "REJECTED"
+    lines = [f"Verdict:  {verdict}", f"Bundle:   {bundle.root}", f"Digest:   {bundle.digest}"]
+    lines.append("Signatures:")
+    if not verification.signatures:
+        lines.append("  none")
+    for check in verification.signatures:
+        mark = "valid" if check.valid else "NOT VALID"
+        lines.append(f"  {check.file} [{check.scheme}] {mark}: {check.reason}")
+    ok = sum(1 for item in verification.items if item.ok)
+    lines.append(f"Files: {ok} of {len(verification.items)} match their checksums")
+    for item in verification.items:
+        if not item.ok:
+            lines.append(f"  - {item.problem}")
+    lines += _findings("Problems", verification.problems)
+    lines += _findings("Warnings", verification.warnings)
+    return "\n".join(lines)
