@@ -1,0 +1,271 @@
+"""Strict reading of the small JSON documents inside images: descriptors, manifests, configs.
+
+Everything here comes from hostile media. JSON is parsed strictly (no duplicate keys, no NaN,
+bounded nesting), every field is type-checked, and digests must be `sha256:` + 64 lowercase
+hex. Problems raise `BundleError` with a message naming the source and the field, never a
+`KeyError` or `TypeError` traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from station.errors import BundleError
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+CONFIG_TYPES = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+LAYER_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        DOCKER_LAYER_TAR,
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    }
+)
+REF_NAME = "org.opencontainers.image.ref.name"
+CONTAINERD_NAME = "io.containerd.image.name"
+
+MAX_JSON_DEPTH = 64
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_ALGORITHM = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):")
+
+
+class JsonSource(Protocol):
+    """Where small JSON files come from: a tar archive or an OCI layout folder."""
+
+    label: str
+
+    def read_small(self, name: str, what: str) -> bytes:
+        """The whole file `name` (at most the index-size limit), or BundleError."""
+        ...
+
+    def file_size(self, name: str, what: str) -> int:
+        """The size of the regular file `name` without reading it, or BundleError."""
+        ...
+
+    def has_file(self, name: str) -> bool:
+        """Whether `name` is present at all (any kind of entry)."""
+        ...
+
+
+def fail(label: str, problem: str, hint: str | None = None) -> BundleError:
+    """A BundleError that names the archive or folder first."""
+    return BundleError(f"{label}: {problem}", hint=hint)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(data: bytes) -> int:
+    """Deepest bracket nesting, counted outside strings, so json never recurses too far."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def load_json(label: str, data: bytes, what: str) -> Any:
+    """Parse `data` strictly; `what` names the document in the error message."""
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise fail(label, f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise fail(label, f"{what} is not valid JSON: {exc}") from None
+
+
+def load_object(label: str, data: bytes, what: str) -> dict[str, Any]:
+    value = load_json(label, data, what)
+    if not isinstance(value, dict):
+        raise fail(label, f"{what} is not a JSON object")
+    return value
+
+
+def get_str(label: str, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True
+            ) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise fail(label, f"{where}: '{key}' must be a string")
+    return value
+
+
+def get_int(label: str, obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise fail(label, f"{where}: '{key}' must be a whole number of bytes, not {value!r}")
+    return value
+
+
+def get_list(label: str, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True
+             ) -> list[Any]:
+    value = obj.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise fail(label, f"{where}: '{key}' must be a list")
+    return value
+
+
+def get_str_map(label: str, obj: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+    """An optional string-to-string map (annotations, labels); null counts as empty."""
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise fail(label, f"{where}: '{key}' must map names to strings")
+    return value
+
+
+def check_digest(label: str, value: object, where: str) -> str:
+    """`value` if it is `sha256:` + 64 lowercase hex; other algorithms are refused by name."""
+    if isinstance(value, str) and _DIGEST.fullmatch(value):
+        return value
+    if isinstance(value, str):
+        algorithm = _ALGORITHM.match(value)
+        if algorithm and algorithm.group(1) != "sha256":
+            raise fail(
+                label,
+                f"{where}: digest algorithm {algorithm.group(1)!r} is not supported",
+                hint="the station checks sha256 digests only; rebuild the image with sha256",
+            )
+    shown = repr(value)[:90]
+    raise fail(label, f"{where}: {shown} is not a sha256 digest (sha256: and 64 lowercase hex)")
+
+
+def blob_path(digest: str) -> str:
+    return "blobs/sha256/" + digest.removeprefix("sha256:")
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A checked OCI descriptor: what a manifest or index says another blob is."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    platform: tuple[str, str] | None = None  # (os, architecture) when the index says
+
+
+def parse_descriptor(label: str, value: object, where: str) -> Descriptor:
+    if not isinstance(value, dict):
+        raise fail(label, f"{where} is not a JSON object")
+    digest = check_digest(label, value.get("digest"), where)
+    size = get_int(label, value, "size", where)
+    media_type = get_str(label, value, "mediaType", where, required=False) or ""
+    annotations = get_str_map(label, value, "annotations", where)
+    platform = None
+    raw_platform = value.get("platform")
+    if raw_platform is not None:
+        if not isinstance(raw_platform, dict):
+            raise fail(label, f"{where}: 'platform' must be an object")
+        os_name = get_str(label, raw_platform, "os", f"{where} platform")
+        arch = get_str(label, raw_platform, "architecture", f"{where} platform")
+        platform = (os_name or "", arch or "")
+    return Descriptor(media_type, digest, size, annotations, platform)
+
+
+def read_blob(source: JsonSource, descriptor: Descriptor, what: str, max_bytes: int) -> bytes:
+    """Read a small blob and prove that its bytes have the digest and size its name claims."""
+    shown = f"{what} {descriptor.digest}"
+    if descriptor.size > max_bytes:
+        raise fail(
+            source.label,
+            f"{shown} declares {descriptor.size} bytes, over the limit of {max_bytes}",
+            hint="raise [limits] max_archive_index_bytes only if this image is expected",
+        )
+    data = source.read_small(blob_path(descriptor.digest), shown)
+    if sha256_digest(data) != descriptor.digest:
+        raise fail(source.label, f"{shown} does not match its digest (the blob was altered)")
+    if len(data) != descriptor.size:
+        raise fail(source.label, f"{shown} is {len(data)} bytes, not {descriptor.size}")
+    return data
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What the station shows from an image config: platform, creation time, labels, layers."""
+
+    platform: str
+    os: str
+    architecture: str
+    created: str | None
+    labels: Mapping[str, str]
+    diff_ids: tuple[str, ...]
+
+
+def parse_config(label: str, data: bytes, what: str) -> ImageConfig:
+    config = load_object(label, data, what)
+    os_name = get_str(label, config, "os", what) or ""
+    arch = get_str(label, config, "architecture", what) or ""
+    variant = get_str(label, config, "variant", what, required=False)
+    if not os_name or not arch:
+        raise fail(label, f"{what}: 'os' and 'architecture' must not be empty")
+    platform = f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
+    created = get_str(label, config, "created", what, required=False)
+    inner = config.get("config")
+    labels: dict[str, str] = {}
+    if inner is not None:
+        if not isinstance(inner, dict):
+            raise fail(label, f"{what}: 'config' must be an object")
+        labels = get_str_map(label, inner, "Labels", f"{what} config")
+    rootfs = config.get("rootfs")
+    if not isinstance(rootfs, dict):
+        raise fail(label, f"{what}: 'rootfs' must be an object")
+    diff_ids = tuple(
+        check_digest(label, value, f"{what} rootfs.diff_ids[{i}]")
+        for i, value in enumerate(get_list(label, rootfs, "diff_ids", f"{what} rootfs"))
+    )
+    return ImageConfig(platform, os_name, arch, created, labels, diff_ids)
