@@ -1,0 +1,258 @@
+"""What every import target shares: the staged input, the plan, the receipt, the interface.
+
+A target never reads the media. It reads only `StagedBundle.root`, where verification copied
+each listed file while hashing it, so the bytes imported are the bytes verified. A target first
+makes a `plan` (which fails early: target unreachable, not enough space) and then `run`s it,
+reporting each step to `on_step` so the workflow can audit it, and returns a `Receipt`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+from station.bundle.model import ImageInfo, Item
+from station.errors import StationError
+from station.progress import Progress, ProgressCallback, format_size
+
+
+class ImportFailed(StationError):
+    """An import could not complete; what was finished stays, a retry carries on."""
+
+
+@dataclass(frozen=True)
+class StagedBundle:
+    """A verified bundle, copied into staging: the only input a target may read."""
+
+    digest: str  # bundle digest "sha256:..."
+    root: Path  # staging folder; each verified entry is at root / entry.path
+    items: tuple[Item, ...]  # with .images read from the STAGED copies
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    """One thing a target will do, described for the operator and the audit log."""
+
+    description: str
+    image: ImageInfo | None = None
+    item: Item | None = None
+    bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "image": self.image.config_digest if self.image else None,
+            "item": self.item.path if self.item else None,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """Everything a run will do, decided before the first byte moves."""
+
+    target: str
+    staged: StagedBundle
+    steps: tuple[ImportStep, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(step.bytes for step in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "bundle_digest": self.staged.digest,
+            "bytes": self.total_bytes,
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class ImageReceipt:
+    """Where one image landed, with the digests read back from the target."""
+
+    references: tuple[str, ...]
+    manifest_digest: str
+    config_digest: str
+    where: str
+    bytes_copied: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "references": list(self.references),
+            "manifest_digest": self.manifest_digest,
+            "config_digest": self.config_digest,
+            "where": self.where,
+            "bytes_copied": self.bytes_copied,
+        }
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """A plain file, SBOM or scan report put into the received folder."""
+
+    path: str
+    sha256: str
+    where: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "sha256": self.sha256, "where": self.where}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an import did, for the operator, the audit log and `--json`."""
+
+    target: str
+    bundle_digest: str
+    images: tuple[ImageReceipt, ...]
+    files: tuple[DeliveredFile, ...]
+    started: str
+    finished: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "bundle_digest": self.bundle_digest,
+            "images": [image.to_json() for image in self.images],
+            "files": [delivered.to_json() for delivered in self.files],
+            "started": self.started,
+            "finished": self.finished,
+        }
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step starting, finishing or failing; the workflow audits each one."""
+
+    step: ImportStep
+    status: str  # "started" | "done" | "skipped" | "failed"
+    detail: str = ""
+
+
+StepCallback = Callable[[StepEvent], None]
+
+
+class ImportTarget(Protocol):
+    """A place images go: the embedded store, a Docker engine, a registry."""
+
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> str:
+        """One line for the operator: which target, where."""
+        ...
+
+    def check(self) -> str | None:
+        """None when the target is reachable, else a plain reason."""
+        ...
+
+    def plan(self, staged: StagedBundle) -> ImportPlan:
+        """Decide the steps; raise `StationError` early (unreachable, no space)."""
+        ...
+
+    def run(
+        self,
+        plan: ImportPlan,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_step: StepCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Receipt:
+        """Carry out the plan; finished images stay when a later one fails."""
+        ...
+
+
+def report(callback: StepCallback | None, step: ImportStep, status: str, detail: str = "") -> None:
+    """Send one step event to the workflow, when it listens."""
+    if callback is not None:
+        callback(StepEvent(step, status, detail))
+
+
+def utc_now() -> str:
+    """UTC time as ISO 8601 with seconds, as receipts and the audit log write it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def require_free_space(folder: Path, needed: int, what: str) -> None:
+    """Fail before copying when the filesystem holding `folder` lacks `needed` bytes."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = psutil.disk_usage(str(probe)).free
+    except OSError as exc:
+        raise ImportFailed(f"cannot read the free space of {probe}: {exc}") from exc
+    if free < needed:
+        raise ImportFailed(
+            f"not enough space for {what} in {folder}: {format_size(needed)} needed, "
+            f"{format_size(free)} free",
+            hint="free some space there (or choose another target) and import again",
+        )
+
+
+def image_title(image: ImageInfo) -> str:
+    """How an image is named in step descriptions: its first reference, else its ID."""
+    if image.references:
+        return image.references[0]
+    return image.config_digest[:19]
+
+
+def image_references(item: Item, image: ImageInfo) -> tuple[str, ...]:
+    """The references an image gets: from the archive, else what bundle.json declared."""
+    if image.references:
+        return image.references
+    if len(item.images) == 1:
+        return item.references
+    return ()
+
+
+def image_items(staged: StagedBundle) -> list[tuple[Item, ImageInfo]]:
+    """Every image of the bundle with the item that carries it, in bundle order."""
+    return [(item, image) for item in staged.items for image in item.images]
+
+
+class ProgressMeter:
+    """Counts bytes for one run and reports at most ~10 times a second (and at the end)."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self.done = 0
+        self.callback = callback
+        self.path: str | None = None
+        self._start = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if self.callback is not None and now - self._last >= 0.1:
+            self._last = now
+            self._send(now)
+
+    def at(self, path: str | None) -> None:
+        """Name what is being worked on now."""
+        self.path = path
+
+    def finish(self) -> None:
+        if self.callback is not None:
+            self._send(time.monotonic())
+
+    def _send(self, now: float) -> None:
+        assert self.callback is not None  # noqa: S101
+        self.callback(
+            Progress(
+                done=min(self.done, self.total),
+                total=self.total,
+                elapsed=now - self._start,
+                path=self.path,
+            )
+        )
