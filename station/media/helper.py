@@ -1,0 +1,172 @@
+"""The one privileged step: set a USB block device read-only and mount it read-only.
+
+Run as root, either directly (tests, a root station) or by the unprivileged kiosk user
+through one sudoers rule naming this program (see packaging/ and docs/media.md). It trusts
+none of its arguments: the device must be a whole block device with a known name (on the USB
+bus when called through sudo), the filesystem one of the supported types, and the mount point
+a plain name directly inside the station's media folder. Options are fixed here, never taken
+from the caller: `ro,nosuid,nodev,noexec` (+`noload` for ext3/4, `norecovery` for xfs).
+
+    station-media-helper mount DEVICE FSTYPE NAME
+    station-media-helper unmount NAME
+
+Exit codes: 0 done, 1 refused or failed (reason on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+MEDIA_BASE = Path("/run/station/media")
+SAFE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+BASE_OPTIONS = ("ro", "nosuid", "nodev", "noexec")
+FS_OPTIONS: dict[str, tuple[str, ...]] = {
+    "ext2": (),
+    "ext3": ("noload",),
+    "ext4": ("noload",),
+    "xfs": ("norecovery",),
+    "vfat": ("utf8", "shortname=mixed"),
+    "exfat": (),
+    "iso9660": (),
+    "udf": (),
+}
+# File owners on FAT-family media are set at mount time; give them to the calling user.
+OWNERLESS = {"vfat", "exfat"}
+DEVICE_NAME = re.compile(r"^/dev/(sd[a-z]{1,3}[0-9]{0,3}|mmcblk[0-9]{1,3}(p[0-9]{1,3})?"
+                         r"|sr[0-9]{1,3}|loop[0-9]{1,4})$")
+MOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Refused(Exception):
+    """An argument or a step that the helper will not accept; the message says which."""
+
+
+def mount_options(fs_type: str, owner: tuple[int, int] | None = None) -> str:
+    """The fixed option string for one filesystem type."""
+    if fs_type not in FS_OPTIONS:
+        raise Refused(f"filesystem {fs_type!r} is not supported")
+    options = [*BASE_OPTIONS, *FS_OPTIONS[fs_type]]
+    if owner is not None and fs_type in OWNERLESS:
+        options += [f"uid={owner[0]}", f"gid={owner[1]}", "fmask=0277", "dmask=0277"]
+    return ",".join(options)
+
+
+def _via_sudo() -> bool:
+    return "SUDO_UID" in os.environ
+
+
+def check_device(device: str, *, require_usb: bool) -> str:
+    """The device path, if it names a block device the helper may touch."""
+    if not DEVICE_NAME.match(device) or os.path.realpath(device) != device:
+        raise Refused(f"{device!r} is not a device name the station mounts")
+    try:
+        mode = os.stat(device).st_mode
+    except OSError as exc:
+        raise Refused(f"{device}: {exc.strerror}") from exc
+    if not stat.S_ISBLK(mode):
+        raise Refused(f"{device} is not a block device")
+    if require_usb:
+        sys_path = os.path.realpath(f"/sys/class/block/{Path(device).name}")
+        if "/usb" not in sys_path:
+            raise Refused(f"{device} is not on the USB bus")
+    return device
+
+
+def check_mount_point(name: str, base: Path) -> Path:
+    """`base/name`, if name is one plain path component."""
+    if not MOUNT_NAME.match(name):
+        raise Refused(f"{name!r} is not an acceptable mount name")
+    return base / name
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, env=SAFE_ENV, check=False)
+
+
+def _must(argv: Sequence[str], what: str) -> str:
+    result = _run(argv)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise Refused(f"{what} failed: {detail[-1] if detail else f'exit {result.returncode}'}")
+    return result.stdout
+
+
+def mounted_writable(device: str) -> str | None:
+    """Where the device is mounted read-write right now, if anywhere."""
+    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) >= 4 and fields[0] == device and "rw" in fields[3].split(","):
+                return fields[1]
+    return None
+
+
+def mount(device: str, fs_type: str, target: Path, owner: tuple[int, int] | None) -> None:
+    """blockdev --setro, check it took, then mount read-only at the target."""
+    options = mount_options(fs_type, owner)
+    where = mounted_writable(device)
+    if where is not None:
+        raise Refused(f"{device} is mounted writable at {where}")
+    _must(["blockdev", "--setro", device], f"setting {device} read-only")
+    if _must(["blockdev", "--getro", device], f"checking {device}").strip() != "1":
+        raise Refused(f"{device} did not become read-only")
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    try:
+        target.mkdir(mode=0o755)
+    except FileExistsError:
+        if os.path.ismount(target) or any(target.iterdir()):
+            raise Refused(f"{target} is already in use") from None
+    try:
+        _must(["mount", "-t", fs_type, "-o", options, device, str(target)], f"mounting {device}")
+    except Refused:
+        target.rmdir()
+        raise
+
+
+def unmount(target: Path) -> None:
+    """Unmount (lazily if a reader still holds a file) and remove the mount point."""
+    if os.path.ismount(target) and _run(["umount", str(target)]).returncode != 0:
+        _must(["umount", "-l", str(target)], f"unmounting {target}")
+    if target.is_dir():
+        target.rmdir()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    base = MEDIA_BASE
+    if args[:1] == ["--base"] and len(args) > 1:
+        if _via_sudo() or os.geteuid() != 0:
+            print("station-media-helper: --base is for direct root use only", file=sys.stderr)
+            return 2
+        base = Path(args[1])
+        args = args[2:]
+    try:
+        if len(args) == 4 and args[0] == "mount":
+            device = check_device(args[1], require_usb=_via_sudo())
+            target = check_mount_point(args[3], base)
+            owner = None
+            if _via_sudo():
+                owner = (int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", "0")))
+            mount(device, args[2], target, owner)
+            return 0
+        if len(args) == 2 and args[0] == "unmount":
+            unmount(check_mount_point(args[1], base))
+            return 0
+    except (Refused, OSError, ValueError) as exc:
+        print(f"station-media-helper: {exc}", file=sys.stderr)
+        return 1
+    print(
+        "usage: station-media-helper [--base DIR] mount DEVICE FSTYPE NAME | unmount NAME",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""USB media from udev: a pyudev monitor on its own thread, turned into media events.
+
+Only USB storage counts: partitions, and whole disks without a partition table. Disks on any
+other bus (the station's own system disk, virtio, ata, loop) are ignored. A USB device that
+is not storage (a keyboard, a network adapter) plugged in while the station runs is reported
+as refused: a "stick" that also types is a known attack, and the audit log must show it.
+Devices already present at start-up are reported too (block devices only: the kiosk's own
+keyboard is not a refusal).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pyudev
+
+from station.errors import MediaError
+from station.media.events import (
+    DeviceInfo,
+    MediaCallback,
+    MediaEvent,
+    MediaInserted,
+    MediaRef,
+    MediaRefused,
+    MediaRemoved,
+    clean_text,
+)
+from station.media.mounts import SUPPORTED_FILESYSTEMS, Mounter
+
+log = logging.getLogger("station.media")
+
+WATCHED_SUBSYSTEMS = ("block", "usb", "input")
+USB_CLASS_STORAGE = "08"
+USB_CLASS_HUB = "09"
+USB_CLASS_NAMES = {
+    "01": "audio",
+    "02": "communications (modem or network)",
+    "03": "HID (keyboard, mouse or similar)",
+    "06": "camera (PTP)",
+    "07": "printer",
+    "0a": "CDC data",
+    "0e": "video",
+    "e0": "wireless controller",
+    "ff": "vendor-specific",
+}
+# Extended-partition containers hold other partitions, not a filesystem.
+CONTAINER_PARTITION_TYPES = {"0x5", "0xf", "0x85"}
+
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def _unescape(value: str) -> str:
+    """udev's `_ENC` properties escape bytes as `\\xHH`."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+def _prop(device: Any, name: str) -> str:
+    value = device.properties.get(name)
+    return "" if value is None else str(value)
+
+
+def _attr(device: Any, name: str) -> str:
+    try:
+        return str(device.attributes.asstring(name))
+    except (KeyError, UnicodeDecodeError, OSError):
+        return ""
+
+
+def _usb_parent(device: Any) -> Any:
+    if device.subsystem == "usb" and device.device_type == "usb_device":
+        return device
+    return device.find_parent("usb", "usb_device")
+
+
+def _size_bytes(device: Any) -> int:
+    """sysfs gives block sizes in 512-byte sectors, whatever the device's own sector size."""
+    try:
+        return int(device.attributes.asint("size")) * 512
+    except (KeyError, ValueError, OSError):
+        return 0
+
+
+def device_info(device: Any) -> DeviceInfo:
+    """DeviceInfo from a pyudev Device; every string cleaned, since the device chose it."""
+    usb = _usb_parent(device)
+    vendor = _unescape(_prop(device, "ID_VENDOR_ENC")) or _prop(device, "ID_VENDOR")
+    model = _unescape(_prop(device, "ID_MODEL_ENC")) or _prop(device, "ID_MODEL")
+    serial = _prop(device, "ID_SERIAL_SHORT")
+    if usb is not None:
+        vendor = vendor or _attr(usb, "manufacturer")
+        model = model or _attr(usb, "product")
+        serial = serial or _attr(usb, "serial")
+    label = _unescape(_prop(device, "ID_FS_LABEL_ENC")) or _prop(device, "ID_FS_LABEL")
+    bus = _prop(device, "ID_BUS") or ("usb" if usb is not None else "")
+    return DeviceInfo(
+        device=clean_text(device.device_node or "", 256),
+        bus=clean_text(bus),
+        vendor=clean_text(vendor),
+        model=clean_text(model),
+        serial=clean_text(serial),
+        size=_size_bytes(device) if device.subsystem == "block" else 0,
+        fs_type=clean_text(_prop(device, "ID_FS_TYPE")),
+        label=clean_text(label),
+        uuid=clean_text(_prop(device, "ID_FS_UUID")),
+        sys_path=str(device.sys_path),
+    )
+
+
+def is_usb(device: Any) -> bool:
+    return _prop(device, "ID_BUS") == "usb" or _usb_parent(device) is not None
+
+
+def storage_verdict(device: Any) -> str | None:
+    """None to ignore the block device, "" for media to read, else why it is refused."""
+    if device.subsystem != "block" or device.device_type not in ("disk", "partition"):
+        return None
+    if not is_usb(device):
+        return None
+    if device.device_type == "disk" and _prop(device, "ID_PART_TABLE_TYPE"):
+        return None  # its partitions are the media
+    if _prop(device, "ID_PART_ENTRY_TYPE").lower() in CONTAINER_PARTITION_TYPES:
+        return None
+    if _size_bytes(device) == 0:
+        return None  # an empty card-reader slot: no medium yet
+    fs_type = _prop(device, "ID_FS_TYPE")
+    if not fs_type:
+        return "no filesystem recognised on this device"
+    if _prop(device, "ID_FS_USAGE") == "crypto":
+        return f"encrypted volume ({fs_type}): the station reads only unencrypted media"
+    if fs_type not in SUPPORTED_FILESYSTEMS:
+        supported = ", ".join(sorted(SUPPORTED_FILESYSTEMS))
+        return f"filesystem {fs_type} is not supported (supported: {supported})"
+    return ""
+
+
+def foreign_usb_reason(device: Any) -> str | None:
+    """Why a hot-plugged USB device that is not storage is refused; None if not such one."""
+    if device.subsystem == "usb" and device.device_type == "usb_interface":
+        klass = _attr(device, "bInterfaceClass").lower()
+        if klass in ("", USB_CLASS_STORAGE, USB_CLASS_HUB):
+            return None
+        name = USB_CLASS_NAMES.get(klass, f"class {klass}")
+        return f"USB {name} device, not storage: ignored"
+    if device.subsystem == "input" and is_usb(device):
+        kind = "keyboard" if _prop(device, "ID_INPUT_KEYBOARD") == "1" else "input device"
+        return f"USB {kind}, not storage: ignored"
+    return None
+
+
+class UdevMediaSource:
+    """USB storage as media; with a `Mounter`, each one is mounted read-only before it is
+    reported, and unmounted when it goes away or the source stops."""
+
+    def __init__(self, mounter: Mounter | None = None, *, context: Any = None) -> None:
+        self._mounter = mounter
+        self._context = context or pyudev.Context()
+        self._thread: threading.Thread | None = None
+        self._stop_r, self._stop_w = -1, -1
+        self._monitor: Any = None
+        self._tracked: dict[str, MediaRef | DeviceInfo] = {}
+        self._refused_usb: set[str] = set()
+        self._callback: MediaCallback | None = None
+
+    def start(self, callback: MediaCallback) -> None:
+        """Start listening, then report present devices and every later event."""
+        if self._thread is not None:
+            raise RuntimeError("the udev media source is already started")
+        self._callback = callback
+        monitor = pyudev.Monitor.from_netlink(self._context)
+        for subsystem in WATCHED_SUBSYSTEMS:
+            monitor.filter_by(subsystem)
+        monitor.start()  # before listing, so nothing inserted in between is missed
+        self._monitor = monitor
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="udev-media", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and unmount whatever this source mounted."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        os.write(self._stop_w, b"x")
+        thread.join(timeout=10)
+        for fd in (self._stop_r, self._stop_w):
+            os.close(fd)
+        self._release_all()
+
+    def _run(self) -> None:
+        try:
+            for device in self._context.list_devices(subsystem="block"):
+                self._handle("add", device, hotplug=False)
+            while True:
+                ready, _, _ = select.select([self._monitor.fileno(), self._stop_r], [], [])
+                if self._stop_r in ready:
+                    return
+                device = self._monitor.poll(timeout=0)
+                if device is not None:
+                    self._handle(device.action or "", device, hotplug=True)
+        except Exception:
+            log.exception("udev media watch failed; no further media events")
+
+    def _post(self, event: MediaEvent) -> None:
+        log.info("media %s: %s %s", event.kind, event.device.device, event.describe())
+        if self._callback is not None:
+            try:
+                self._callback(event)
+            except Exception:
+                log.exception("media event callback failed")
+
+    def _handle(self, action: str, device: Any, *, hotplug: bool) -> None:
+        sys_path = str(device.sys_path)
+        if action == "remove":
+            self._removed(sys_path)
+            return
+        if action not in ("add", "change") or sys_path in self._tracked:
+            return
+        if device.subsystem == "block":
+            verdict = storage_verdict(device)
+            if verdict is None:
+                return
+            info = device_info(device)
+            if verdict:
+                self._tracked[sys_path] = info
+                self._post(MediaRefused(info, verdict))
+            else:
+                self._inserted(info)
+            return
+        reason = foreign_usb_reason(device) if hotplug and action == "add" else None
+        usb = _usb_parent(device)
+        if reason is None or usb is None or str(usb.sys_path) in self._refused_usb:
+            return
+        self._refused_usb.add(str(usb.sys_path))
+        self._post(MediaRefused(device_info(device), reason))
+
+    def _inserted(self, info: DeviceInfo) -> None:
+        if self._mounter is None:
+            self._tracked[info.sys_path] = info
+            self._post(MediaInserted(info))
+            return
+        try:
+            media = self._mounter.open(info, present=_sys_path_exists(info.sys_path))
+        except MediaError as exc:
+            self._tracked[info.sys_path] = info
+            self._post(MediaRefused(info, str(exc)))
+            return
+        self._tracked[info.sys_path] = media
+        self._post(MediaInserted(info, media))
+
+    def _removed(self, sys_path: str) -> None:
+        self._refused_usb.discard(sys_path)
+        held = self._tracked.pop(sys_path, None)
+        if held is None:
+            return
+        info = held.device if isinstance(held, MediaRef) else held
+        self._post(MediaRemoved(info))  # first, so a reader aborts before the unmount
+        if isinstance(held, MediaRef):
+            self._release(held)
+
+    def _release(self, media: MediaRef) -> None:
+        if self._mounter is None:
+            return
+        try:
+            self._mounter.close(media)
+        except MediaError as exc:
+            log.error("could not release %s: %s", media.root, exc)
+
+    def _release_all(self) -> None:
+        held, self._tracked = self._tracked, {}
+        for item in held.values():
+            if isinstance(item, MediaRef):
+                self._release(item)
+
+
+def _sys_path_exists(sys_path: str) -> Callable[[], bool]:
+    """Presence check for a device: its sysfs folder vanishes the moment it is unplugged."""
+    return lambda: os.path.isdir(sys_path)
