@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.verify",
     "station.cli.keys",
     "station.cli.bundle",
+    "station.cli.media",
 )
 
 
