@@ -1,0 +1,217 @@
+"""The demo station: a temporary station home and demo media, built by the project's own code.
+
+`station-kiosk --demo` shows a newcomer a complete transfer with nothing else installed:
+a trust store holding one demo minisign key, demo operator accounts, the embedded store as
+import target, and two bundles that `DemoFeed` drops into a watched media folder one at a
+time: a genuine one (a real small OCI image, an SBOM, a file, signed) and a tampered copy
+(one byte of the file changed after signing). No UI here: the kiosk and the tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from station.approval import OperatorStore, Role
+from station.bundle.create import create_bundle
+from station.bundle.model import ItemKind
+from station.imagebuild import build_oci_layout, write_oci_archive
+from station.verify.minisign import generate_keypair
+
+DEMO_CREATED = "2026-01-01T00:00:00Z"
+DEMO_IMAGE = "registry.example.org/ops/hello:1.0"
+DEMO_OPERATORS: tuple[tuple[str, Role, str], ...] = (
+    ("alice", Role.OPERATOR, "alice-pin"),
+    ("bob", Role.VERIFIER, "bob-pin"),
+    ("admin", Role.ADMIN, "admin-pin"),
+)
+"""(name, role, PIN) of the demo accounts; printed on the demo's waiting screen."""
+
+_CONFIG = """\
+# Demo station: built by station-kiosk --demo, safe to delete.
+[audit]
+syslog = "off"
+
+[approval]
+expiry_seconds = 900
+"""
+
+_README = b"""Transfer request TR-2026-0042
+Image registry.example.org/ops/hello:1.0 for the ops cluster, with its SBOM.
+"""
+
+
+@dataclass(frozen=True)
+class DemoMedia:
+    """One prepared media: its folder name (the "label") and what it demonstrates."""
+
+    name: str
+    source: Path
+    description: str
+
+
+@dataclass(frozen=True)
+class DemoHome:
+    """Where the demo lives: the station home, the watched media folder, the prepared media."""
+
+    root: Path
+    home: Path
+    media_dir: Path
+    media: tuple[DemoMedia, ...]
+
+
+def build_demo_home(root: Path) -> DemoHome:
+    """Build everything under `root` (created if missing): home, keys, operators, bundles."""
+    root.mkdir(parents=True, exist_ok=True)
+    home, keys, work = root / "home", root / "producer-keys", root / "build"
+    for folder in (home / "trust", keys, work, root / "prepared", root / "media"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (home / "station.toml").write_text(_CONFIG, encoding="utf-8")
+    secret, public = generate_keypair("demo-release", keys)
+    shutil.copyfile(public, home / "trust" / public.name)
+    operators = OperatorStore(home / "operators.toml")
+    for name, role, pin in DEMO_OPERATORS:
+        operators.add(name, role, pin)
+
+    genuine = root / "prepared" / "TRANSFER-0042"
+    _build_genuine(genuine, secret, work)
+    tampered = root / "prepared" / "TRANSFER-0043"
+    shutil.copytree(genuine, tampered)
+    _flip_one_byte(tampered / "files" / "transfer-request.txt")
+    return DemoHome(
+        root=root,
+        home=home,
+        media_dir=root / "media",
+        media=(
+            DemoMedia("TRANSFER-0042", genuine, "genuine: signed, every file intact"),
+            DemoMedia("TRANSFER-0043", tampered, "tampered: one byte changed after signing"),
+        ),
+    )
+
+
+def _build_genuine(out: Path, secret_key: Path, work: Path) -> None:
+    layout = work / "hello-layout"
+    build_oci_layout(
+        layout,
+        DEMO_IMAGE,
+        {"hello.txt": b"hello from the other side of the air gap\n"},
+        labels={"org.opencontainers.image.title": "hello"},
+        created=DEMO_CREATED,
+    )
+    archive = work / "hello.oci.tar"
+    write_oci_archive(layout, archive)
+    readme = work / "transfer-request.txt"
+    readme.write_bytes(_README)
+    sbom = work / "hello.cdx.json"
+    sbom.write_text(json.dumps(_sbom(), indent=2), encoding="utf-8")
+    create_bundle(
+        out,
+        secret_key=secret_key,
+        files=[readme, sbom],
+        image_archives=[archive],
+        name="hello-1.0",
+        channel="ops",
+        sequence=42,
+        producer="demo build host",
+        kinds={readme: ItemKind.FILE, sbom: ItemKind.SBOM},
+        created=DEMO_CREATED,
+    )
+
+
+def _sbom() -> dict[str, object]:
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": {"component": {"type": "container", "name": DEMO_IMAGE}},
+        "components": [{"type": "file", "name": "hello.txt", "version": "1.0"}],
+    }
+
+
+def _flip_one_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+class DemoFeed:
+    """Inserts and pulls the demo media by moving folders in and out of the media folder.
+
+    Insertion copies the prepared bundle next to the media folder, then renames it in, so the
+    folder source never sees half a copy. With `auto`, the next media goes in `delay` seconds
+    after the media folder became empty (at start, and after each removal).
+    """
+
+    def __init__(self, demo: DemoHome, *, auto: bool = True, delay: float = 3.0) -> None:
+        self.demo = demo
+        self.auto = auto
+        self.delay = delay
+        self._next = 0
+        self._current: Path | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hint(self) -> str:
+        """What the demo offers, for the waiting screen."""
+        accounts = ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in DEMO_OPERATORS)
+        auto = f"Media goes in by itself {self.delay:.0f} s after the last one left; " if (
+            self.auto) else ""
+        return (f"DEMO: {auto}press N to insert the next media, U to pull it out, "
+                f"Ctrl+Q to quit. Accounts: {accounts}.")
+
+    def start(self) -> None:
+        if self.auto and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="demo-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._stop.wait(self.delay):
+                return
+            with self._lock:
+                empty = self._current is None
+            if empty:
+                self.insert_next()
+            self._wake.wait()
+            self._wake.clear()
+
+    def insert_next(self) -> DemoMedia | None:
+        """Put the next demo media in (none while one is in); returns what went in."""
+        with self._lock:
+            if self._current is not None:
+                return None
+            media = self.demo.media[self._next % len(self.demo.media)]
+            self._next += 1
+            staging = self.demo.root / f".inserting-{media.name}"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(media.source, staging)
+            target = self.demo.media_dir / media.name
+            os.rename(staging, target)
+            self._current = target
+            return media
+
+    def remove_current(self) -> bool:
+        """Pull the media out: it disappears at once (rename), then is deleted."""
+        with self._lock:
+            current, self._current = self._current, None
+        if current is None:
+            return False
+        gone = self.demo.root / f".removed-{current.name}-{time.monotonic_ns()}"
+        os.rename(current, gone)
+        shutil.rmtree(gone, ignore_errors=True)
+        self._wake.set()
+        return True

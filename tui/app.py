@@ -1,0 +1,203 @@
+"""StationApp: wires a media source and the station's transfers to one screen per step.
+
+The app owns no procedure logic: `station.workflow.Transfer` decides what may happen next and
+the screens render it. The app only reacts to media arriving and leaving, keeps the one active
+transfer, and shows failures. It receives its core objects, so tests pass in real ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from station.approval import OperatorStore
+from station.media.events import MediaEvent, MediaInserted, MediaRemoved
+from tui.admin_gate import AdminGate
+from tui.messages import MediaArrived, MediaGone, MediaRefused, WorkFinished
+from tui.screens.failure import FailureScreen
+from tui.screens.waiting import WaitingScreen
+
+if TYPE_CHECKING:
+    from station.station import Station
+    from station.workflow import Transfer
+
+    from station.demo import DemoFeed
+
+TERMINAL_STATES = {"done", "rejected", "aborted"}
+
+
+class StationApp(App[None], inherit_bindings=False):
+    """The kiosk. `kiosk=True` (the default) leaves no way out but the admin credential."""
+
+    CSS_PATH = "station.tcss"
+    TITLE = "Transfer station"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "ignore", show=False, priority=True)]
+
+    def __init__(
+        self,
+        station: Station,
+        media: Any = None,
+        *,
+        kiosk: bool = True,
+        gate: AdminGate | None = None,
+        demo: DemoFeed | None = None,
+    ) -> None:
+        super().__init__()
+        self.station = station
+        self.media = media
+        self.kiosk = kiosk
+        self.gate = gate or AdminGate(OperatorStore.from_config(station.config))
+        self.demo = demo
+        self.transfer: Transfer | None = None
+        if not kiosk:
+            self.bind("ctrl+q", "quit", description="Quit")
+        if demo is not None:
+            self.bind("n", "demo_insert", description="Demo: insert media")
+            self.bind("u", "demo_remove", description="Demo: pull media")
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return WaitingScreen()
+
+    def on_mount(self) -> None:
+        if self.media is not None:
+            self.media.start(self._media_event)
+        if self.demo is not None:
+            self.demo.start()
+
+    def on_unmount(self) -> None:
+        if self.media is not None:
+            self.media.stop()
+        if self.demo is not None:
+            self.demo.stop()
+
+    def action_ignore(self) -> None:
+        """Ctrl+C does nothing at a kiosk (Textual's default would hint at a quit key)."""
+
+    # --- media -----------------------------------------------------------------------------
+
+    def _media_event(self, event: MediaEvent) -> None:
+        """Runs on the media source's thread: translate the event and post it, nothing else."""
+        if isinstance(event, MediaInserted):
+            if event.media is None:
+                self.post_message(MediaRefused("the media cannot be read", event.device))
+            else:
+                self.post_message(MediaArrived(event.media.root, event.device))
+        elif isinstance(event, MediaRemoved):
+            self.post_message(MediaGone(None, event.device))
+        else:
+            self.post_message(MediaRefused(event.reason, event.device))
+
+    def on_media_arrived(self, message: MediaArrived) -> None:
+        if self.transfer is not None and str(self.transfer.state) not in TERMINAL_STATES:
+            self.notify(
+                "Other media was inserted while a transfer is running; it is ignored. "
+                "Finish or remove the current media first.",
+                severity="warning",
+            )
+            return
+        self.back_to_waiting()
+        self._open_transfer(message.root, message.device)
+
+    @work(thread=True, exit_on_error=False, group="transfer", name="reading the media")
+    def _open_transfer(self, root: Path, device: Any) -> None:
+        transfer = self.station.new_transfer(root, device)
+        self.post_message(WorkFinished("transfer", transfer))
+
+    def on_work_finished(self, message: WorkFinished) -> None:
+        if message.kind == "transfer":
+            from tui.screens.contents import ContentsScreen
+
+            self.transfer = message.result
+            self.push_screen(ContentsScreen(message.result))
+
+    def on_media_gone(self, message: MediaGone) -> None:
+        transfer = self.transfer
+        if transfer is None or message.device != transfer.device:
+            return
+        state = str(transfer.state)
+        self.transfer = None
+        for worker in self.workers:
+            if worker.group != "abort":
+                worker.cancel()
+        if state in TERMINAL_STATES:
+            self.back_to_waiting()
+            return
+        from tui.screens.aborted import AbortedScreen
+
+        self._abort(transfer, f"media removed while the transfer was {state}")
+        self.back_to_waiting()
+        self.push_screen(AbortedScreen(f"the media was removed while the transfer was {state}"))
+
+    def on_media_refused(self, message: MediaRefused) -> None:
+        self.notify(f"Device refused: {message.reason}", severity="error", timeout=15)
+
+    @work(thread=True, exit_on_error=False, group="abort", name="aborting the transfer")
+    def _abort(self, transfer: Transfer, reason: str) -> None:
+        transfer.abort(reason)
+
+    # --- navigation ------------------------------------------------------------------------
+
+    def back_to_waiting(self) -> None:
+        """Close every screen above the waiting screen (the transfer's steps, dialogs)."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def go_to(self, screen: Screen[Any]) -> None:
+        """Replace the current step with the next one (the waiting screen stays below)."""
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def abort_transfer(self, reason: str) -> None:
+        """The operators stopped the transfer; the media may still be in."""
+        from tui.screens.aborted import AbortedScreen
+
+        transfer = self.transfer
+        if transfer is not None and str(transfer.state) not in TERMINAL_STATES:
+            self._abort(transfer, reason)
+        self.go_to(AbortedScreen(reason, media_present=transfer is not None))
+
+    def open_admin(self) -> None:
+        """Admin login first; the admin screen only after the gate said yes."""
+        from tui.screens.admin import AdminLoginScreen, AdminScreen
+
+        def logged_in(ok: bool | None) -> None:
+            if ok:
+                self.push_screen(AdminScreen())
+
+        self.push_screen(AdminLoginScreen(), logged_in)
+
+    def action_demo_insert(self) -> None:
+        if self.demo is not None:
+            self.demo.insert_next()
+
+    def action_demo_remove(self) -> None:
+        if self.demo is not None:
+            self.demo.remove_current()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """App-level workers (opening a transfer, aborting) fail into the failure screen."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            if event.worker.group == "abort":
+                self.notify(f"Could not record the abort: {event.worker.error}",
+                            severity="error", timeout=30)
+                return
+            self.show_failure(event.worker.error, during=event.worker.name)
+
+    def show_failure(self, error: BaseException, *, during: str = "") -> None:
+        """A worker failed: abort the transfer it belonged to and say what to do."""
+        transfer = self.transfer
+        media_present = transfer is not None
+        if transfer is not None and str(transfer.state) not in TERMINAL_STATES:
+            self._abort(transfer, f"{during or 'a step'} failed: {error}")
+        self.go_to(FailureScreen(error, during=during, media_present=media_present))

@@ -1,0 +1,72 @@
+"""`station-kiosk`: the kiosk app, or with `--demo` the whole procedure on this machine.
+
+Kiosk mode (the default) has no quit key and no command palette; leaving needs the admin
+credential. `--demo` builds a temporary station home and a demo media folder, and lets the
+operator insert a genuine and a tampered bundle with a key press (or a few seconds apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from station.errors import StationError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station-kiosk",
+        description="The transfer station kiosk: guides operators through one transfer.",
+    )
+    parser.add_argument("--demo", action="store_true",
+                        help="run on a temporary demo station with demo media (quit: Ctrl+Q)")
+    parser.add_argument("--home", metavar="DIR",
+                        help="station home (default: $STATION_HOME, else /var/lib/station); "
+                        "with --demo, where to build the demo station")
+    parser.add_argument("--media-dir", metavar="DIR",
+                        help="watch this folder for media (each new sub-folder is one "
+                        "insertion) instead of USB devices")
+    parser.add_argument("--no-auto", action="store_true",
+                        help="with --demo: insert demo media only on key press (N)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        app = _build_app(args)
+    except StationError as exc:
+        print(f"station-kiosk: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"station-kiosk: what to do: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    app.run()
+    return 0
+
+
+def _build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from station.station import Station
+
+    from tui.app import StationApp
+
+    if args.demo:
+        from station.demo import DemoFeed, build_demo_home
+        from station.media.folder import FolderMediaSource
+
+        root = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="station-demo-"))
+        demo_home = build_demo_home(root)
+        feed = DemoFeed(demo_home, auto=not args.no_auto)
+        station = Station.open(demo_home.home)
+        return StationApp(station, FolderMediaSource(demo_home.media_dir), kiosk=False, demo=feed)
+    station = Station.open(Path(args.home) if args.home else None)
+    if args.media_dir:
+        from station.media.folder import FolderMediaSource
+
+        return StationApp(station, FolderMediaSource(Path(args.media_dir)))
+    from station.media.mounts import Mounter
+    from station.media.udev import UdevMediaSource
+
+    return StationApp(station, UdevMediaSource(Mounter()))

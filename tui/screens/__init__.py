@@ -1,0 +1,1 @@
+"""One screen per step of a transfer, plus the failure, abort and admin screens."""

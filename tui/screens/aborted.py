@@ -1,0 +1,38 @@
+"""A transfer that stopped before the end: say why, and that nothing was imported."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Footer, Static
+
+from tui.screens.base import StepScreen
+from tui.widgets import StepHeader, VerdictBadge
+
+
+class AbortedScreen(StepScreen):
+    """`reason` in the operator's words; Enter goes back to the start."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "back", "Back to start")]
+
+    def __init__(self, reason: str, *, media_present: bool = False) -> None:
+        super().__init__(classes="aborted-screen")
+        self.reason = reason
+        self.media_present = media_present
+
+    def compose(self) -> ComposeResult:
+        yield StepHeader(0, "Transfer aborted")
+        with Vertical(classes="panel"):
+            yield VerdictBadge("aborted")
+            yield Static(f"The transfer was stopped: {self.reason}.", id="abort-reason")
+            yield Static("Nothing from this media was imported.")
+        text = ("Remove the media." if self.media_present
+                else "Press Enter to go back to the start.")
+        yield Static(text, classes="next-action")
+        yield Footer()
+
+    def action_back(self) -> None:
+        self.station_app.back_to_waiting()

@@ -1,0 +1,83 @@
+"""Step 5: import the verified copies into the target, as a checklist with live progress."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from tui.messages import ImportStep, WorkFinished, WorkProgress
+from tui.screens.base import StepScreen
+from tui.widgets import StepHeader, TransferProgress
+
+if TYPE_CHECKING:
+    from station.workflow import Transfer
+
+_MARKS = {"started": "▶", "done": "✔", "skipped": "-", "failed": "✘"}
+
+
+class ImportScreen(StepScreen):
+    """Runs `Transfer.import_into` for the station's default target in a worker."""
+
+    def __init__(self, transfer: Transfer, target: Any = None) -> None:
+        super().__init__(classes="import-screen")
+        self.transfer = transfer
+        self.target = target
+        self.steps: dict[str, tuple[str, str]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield StepHeader(5, "Import into the station's store")
+        with Vertical(classes="panel"):
+            yield Static("", id="target-line")
+            yield Static("", id="checklist")
+            yield TransferProgress("Copying", id="import-progress")
+        yield Static("Importing. Leave the media in until this step is done.",
+                     classes="next-action")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        target = self.target or self.station_app.station.targets()[0]
+        self.target = target
+        self.query_one("#target-line", Static).update(Text(f"Target: {target.describe()}"))
+        self.query_one(StepHeader).update(f"Step 5 of 6 — Import into {target.name}")
+        self.run_import(target)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="import", name="the import")
+    def run_import(self, target: Any) -> None:
+        worker = get_current_worker()
+        receipt = self.transfer.import_into(
+            target,
+            on_progress=lambda progress: self.post_message(WorkProgress(progress)),
+            on_step=lambda event: self.post_message(
+                ImportStep(event.step.description, event.status, event.detail)
+            ),
+            cancel=worker.cancelled_event,
+        )
+        self.post_message(WorkFinished("receipt", receipt))
+
+    def on_work_progress(self, message: WorkProgress) -> None:
+        message.stop()
+        self.query_one("#import-progress", TransferProgress).show(message.progress)
+
+    def on_import_step(self, message: ImportStep) -> None:
+        message.stop()
+        self.steps[message.name] = (message.status, message.detail)
+        lines = Text()
+        for name, (status, detail) in self.steps.items():
+            lines.append(f"{_MARKS.get(status, '?')} {name}")
+            if detail:
+                lines.append(f" — {detail}")
+            lines.append("\n")
+        self.query_one("#checklist", Static).update(lines)
+
+    def on_work_finished(self, message: WorkFinished) -> None:
+        if message.kind == "receipt":
+            message.stop()
+            from tui.screens.done import DoneScreen
+
+            self.station_app.go_to(DoneScreen(self.transfer, message.result))

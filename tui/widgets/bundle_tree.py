@@ -1,0 +1,117 @@
+"""The bundle as a tree: images → tags, platform, layers; files; SBOMs; scan reports.
+
+Every name shown here comes from the media, so it is rendered as plain text (`Text`), never
+as markup: a file called `[red]OK[/]` shows those characters, not a red OK.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from station.bundle.model import Bundle, Entry, Finding, ImageInfo, Item, ItemKind, Layer
+from station.progress import format_size
+from tui.format import short_digest
+
+_SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
+    ("Images", (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT)),
+    ("Files", (ItemKind.FILE,)),
+    ("SBOMs", (ItemKind.SBOM,)),
+    ("Scan reports", (ItemKind.SCAN_REPORT,)),
+)
+
+
+def _size(size: int | None) -> str:
+    return format_size(size) if size is not None else "size unknown"
+
+
+class BundleTree(Tree[object]):
+    """A read-only tree of the bundle; node data is the model object the detail pane shows."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(Text("Bundle"), id=id)
+        self.show_root = True
+
+    def show(self, bundle: Bundle) -> None:
+        """Replace the tree with this bundle's contents, sections expanded."""
+        self.clear()
+        title = bundle.info.name if bundle.info is not None else bundle.manifest_name
+        self.root.set_label(Text(f"Bundle {title} ({len(bundle.entries)} files)"))
+        self.root.data = bundle
+        for section, kinds in _SECTIONS:
+            items = [item for item in bundle.items if item.kind in kinds]
+            if not items:
+                continue
+            node = self.root.add(Text(f"{section} ({len(items)})"), expand=True)
+            for item in items:
+                self._add_item(node, item)
+        findings = [*bundle.problems, *bundle.warnings]
+        if findings:
+            node = self.root.add(Text(f"Problems and warnings ({len(findings)})"), expand=True)
+            for finding in findings:
+                node.add_leaf(Text(finding.message), data=finding)
+        self.root.expand()
+
+    def _add_item(self, parent: TreeNode[object], item: Item) -> None:
+        if item.kind in (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT):
+            node = parent.add(Text(f"{item.path}  {_size(item.size)}"), data=item, expand=True)
+            for image in item.images:
+                self._add_image(node, image)
+            if not item.images:
+                node.add_leaf(Text("no image found in it"), data=item)
+        else:
+            parent.add_leaf(Text(f"{item.path}  {_size(item.size)}"), data=item)
+
+    def _add_image(self, parent: TreeNode[object], image: ImageInfo) -> None:
+        tags = ", ".join(image.references) or "(untagged)"
+        node = parent.add(Text(tags), data=image, expand=True)
+        node.add_leaf(Text(f"platform {image.platform}"), data=image)
+        layers = node.add(
+            Text(f"{len(image.layers)} layers, {format_size(image.total_size)}"), data=image
+        )
+        for layer in image.layers:
+            layers.add_leaf(Text(f"{short_digest(layer.digest)}  {format_size(layer.size)}"),
+                            data=layer)
+
+
+def describe(thing: object) -> Text:
+    """The detail pane's text for whatever node is highlighted."""
+    lines: list[str] = []
+    if isinstance(thing, Bundle):
+        lines += [f"Manifest: {thing.manifest_name} ({thing.format})",
+                  f"Digest: {thing.digest}",
+                  f"Files listed: {len(thing.entries)}, {format_size(thing.declared_size)}"]
+        if thing.info is not None:
+            info = thing.info
+            lines += [f"Name: {info.name}", f"Channel: {info.channel} #{info.sequence}",
+                      f"Producer: {info.producer}", f"Created: {info.created}"]
+        lines.append(f"Signatures beside it: {len(thing.signatures)}")
+        if thing.problems:
+            lines.append(f"Problems already seen: {len(thing.problems)}")
+    elif isinstance(thing, Item):
+        lines += [f"{thing.kind}: {thing.path}", f"Size: {_size(thing.size)}",
+                  f"Files: {len(thing.entries)}"]
+        if thing.references:
+            lines.append("Declared references: " + ", ".join(thing.references))
+        lines += [f"  {entry.path}  {_size(entry.size)}" for entry in thing.entries[:20]]
+        if len(thing.entries) > 20:
+            lines.append(f"  … and {len(thing.entries) - 20} more")
+    elif isinstance(thing, ImageInfo):
+        lines += ["Tags: " + (", ".join(thing.references) or "(untagged)"),
+                  f"Platform: {thing.platform}", f"Manifest: {thing.manifest_digest}",
+                  f"Config: {thing.config_digest}", f"Size: {format_size(thing.total_size)}"]
+        if thing.created:
+            lines.append(f"Created: {thing.created}")
+        lines += [f"Label {key}={value}" for key, value in sorted(thing.labels.items())]
+    elif isinstance(thing, Layer):
+        lines += [f"Layer {thing.digest}", f"Size: {format_size(thing.size)}"]
+        if thing.media_type:
+            lines.append(f"Type: {thing.media_type}")
+    elif isinstance(thing, Entry):
+        lines += [thing.path, f"Expected sha256: {thing.sha256}", f"Size: {_size(thing.size)}"]
+    elif isinstance(thing, Finding):
+        lines += [thing.message, f"Code: {thing.code}"]
+        if thing.path:
+            lines.append(f"File: {thing.path}")
+    return Text("\n".join(lines))
