@@ -1,0 +1,73 @@
+"""Image references as targets need them: split into repository and tag, rewritten by rules.
+
+A retag rule (`{from = "registry.example.org/ops/", to = "mirror.local/ops/"}` in the station
+config) rewrites a reference that starts with `from`; the first matching rule wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from station.errors import StationError
+
+
+@dataclass(frozen=True)
+class RetagRule:
+    """Rewrite references starting with `prefix` to start with `replacement`."""
+
+    prefix: str
+    replacement: str
+
+
+def parse_retag_rules(raw: Any, where: str) -> tuple[RetagRule, ...]:
+    """Rules from a config list of `{from = ..., to = ...}` tables."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise StationError(f"{where}: retag must be a list of {{from = ..., to = ...}} tables")
+    rules = []
+    for rule in raw:
+        if (
+            not isinstance(rule, dict)
+            or not isinstance(rule.get("from"), str)
+            or not isinstance(rule.get("to"), str)
+            or not rule["from"]
+            or not rule["to"]
+        ):
+            raise StationError(f"{where}: each retag rule needs non-empty 'from' and 'to'")
+        rules.append(RetagRule(rule["from"], rule["to"]))
+    return tuple(rules)
+
+
+def retag(reference: str, rules: Sequence[RetagRule]) -> str:
+    for rule in rules:
+        if reference.startswith(rule.prefix):
+            return rule.replacement + reference[len(rule.prefix) :]
+    return reference
+
+
+def split_reference(reference: str) -> tuple[str, str | None]:
+    """(repository, tag) of `name[:tag][@digest]`; the tag is None for a digest-only name."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    if "@" in reference:
+        return name, None
+    return name, "latest"
+
+
+def repository_path(reference: str) -> str:
+    """The repository without its registry host (`registry.example.org/ops/app` → `ops/app`).
+
+    The first component is a host when it has a dot or a colon or is `localhost`, as Docker
+    decides; a name without a host keeps all of its path.
+    """
+    repository, _ = split_reference(reference)
+    first, _, rest = repository.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return rest
+    return repository

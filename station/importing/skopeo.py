@@ -1,0 +1,64 @@
+"""Running skopeo: one place that turns its failures into operator messages.
+
+skopeo is Debian's well-kept client for image transports (docker-archive, oci, docker://).
+It runs as a child process so a stop request can end it; its stderr is kept for the message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+
+from station.importing.base import ImportFailed
+from station.progress import check_cancel
+
+
+def skopeo_path() -> str:
+    """The skopeo program, or a clear error naming the package to install."""
+    path = shutil.which("skopeo")
+    if path is None:
+        raise ImportFailed(
+            "skopeo is not installed, and this target needs it",
+            hint="install the Debian package skopeo on the station",
+        )
+    return path
+
+
+def run_skopeo(
+    args: list[str], *, what: str, cancel: threading.Event | None = None, hint: str | None = None
+) -> str:
+    """Run `skopeo ARGS`; return stdout, or raise `ImportFailed` with skopeo's own reason."""
+    process = subprocess.Popen(
+        [skopeo_path(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                check_cancel(cancel, "import stopped")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode != 0:
+        raise ImportFailed(f"{what} failed: {last_reason(stderr)}", hint=hint)
+    return stdout
+
+
+def last_reason(stderr: str) -> str:
+    """skopeo's final error line, without the logrus prefix."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return "skopeo gave no reason"
+    line = lines[-1]
+    marker = 'msg="'
+    if marker in line:
+        line = line.split(marker, 1)[1].rstrip('"')
+    return line.replace('\\"', '"')
