@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.keys",
     "station.cli.bundle",
     "station.cli.media",
+    "station.cli.audit",
+    "station.cli.operators",
 )
 
 
