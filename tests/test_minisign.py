@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from station.cli.main import main
 from station.errors import StationError
 from station.verify import minisign
 
@@ -212,3 +213,15 @@ def test_missing_or_foreign_secret_key_file_is_a_clear_error(tmp_path: Path) -> 
     (tmp_path / "pub.key").write_bytes(MINISIGN_PUB)
     with pytest.raises(StationError, match="not a minisign secret key"):
         minisign.load_secret_key(tmp_path / "pub.key")
+
+
+def test_cli_generate_writes_a_pair_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "generate", "release", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    public = minisign.parse_public_key((tmp_path / "release.pub").read_bytes())
+    assert str(tmp_path / "release.key") in out and str(tmp_path / "release.pub") in out
+    assert f"fingerprint: {public.fingerprint}" in out
+    assert main(["keys", "generate", "release", "--dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err

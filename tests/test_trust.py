@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from station.cli.main import main
 from station.errors import StationError
 from station.verify import minisign
 from station.verify.trust import TrustStore
@@ -123,3 +125,32 @@ def test_missing_folder_is_an_error_with_a_hint(tmp_path: Path) -> None:
 def test_empty_folder_trusts_nobody(trust_dir: Path) -> None:
     store = TrustStore.load(trust_dir)
     assert store.keys == () and store.problems == ()
+
+
+def test_cli_list_shows_keys_and_refused_files(
+    tmp_path: Path, trust_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (trust_dir / "alice.pub").write_bytes(_public_key(tmp_path, "alice"))
+    (trust_dir / "broken.pub").write_bytes(b"junk")
+    fingerprint = TrustStore.load(trust_dir).keys[0].fingerprint
+    assert main(["keys", "list", "--trust", str(trust_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"alice  minisign  {fingerprint}" in out
+    assert f"not trusted: {trust_dir / 'broken.pub'}" in out
+    assert main(["keys", "list", "--trust", str(trust_dir), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(k["name"], k["scheme"], k["fingerprint"]) for k in document["keys"]] == [
+        ("alice", "minisign", fingerprint)
+    ]
+    assert [p["path"] for p in document["problems"]] == [str(trust_dir / "broken.pub")]
+
+
+def test_cli_list_defaults_to_the_station_homes_trust_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--home", str(tmp_path), "keys", "list"]) == 2
+    assert f"{tmp_path / 'trust'} does not exist" in capsys.readouterr().err
+    (tmp_path / "trust").mkdir()
+    (tmp_path / "trust" / "ops.pub").write_bytes(_public_key(tmp_path, "ops"))
+    assert main(["--home", str(tmp_path), "keys", "list"]) == 0
+    assert "ops  minisign" in capsys.readouterr().out

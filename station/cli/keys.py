@@ -8,13 +8,11 @@ compare out of band, and every file in the trust folder that was refused.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from station.config import StationConfig
+from station.cli.common import load_config, load_trust, print_json
 from station.verify import minisign
-from station.verify.trust import TrustStore
 
 EXIT_OK = 0
 
@@ -58,9 +56,8 @@ def register(subparsers: Any) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     secret_path, public_path = minisign.generate_keypair(args.name, Path(args.dir))
     key = minisign.load_secret_key(secret_path)
-    print(f"secret key:  {secret_path}  (not encrypted: keep it with the signer, never copy it")
-    print("             to the station)")
-    print(f"public key:  {public_path}  (copy it into the station's trust folder)")
+    print(f"secret key:  {secret_path} (not encrypted; keep it with the signer, off the station)")
+    print(f"public key:  {public_path} (copy it into the station's trust folder)")
     print(f"fingerprint: {key.public_key.fingerprint}")
     return EXIT_OK
 
@@ -73,19 +70,15 @@ def group_fingerprint(fingerprint: str) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    directory = (
-        Path(args.trust)
-        if args.trust
-        else StationConfig.load(getattr(args, "home", None)).trust_dir
-    )
-    store = TrustStore.load(directory)
+    store = load_trust(args, load_config(args))
     if args.json:
-        document = {
-            "trust_dir": str(store.directory),
-            "keys": [key.to_json() for key in store.keys],
-            "problems": [problem.to_json() for problem in store.problems],
-        }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print_json(
+            {
+                "trust_dir": str(store.directory),
+                "keys": [key.to_json() for key in store.keys],
+                "problems": [problem.to_json() for problem in store.problems],
+            }
+        )
         return EXIT_OK
     print(f"trust store: {store.directory}")
     if not store.keys:
