@@ -48,6 +48,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also mount USB storage read-only, as the kiosk does (needs the media helper)",
     )
+    watch.add_argument(
+        "--mount-dir",
+        metavar="DIR",
+        help="with --mount: mount under DIR instead of /run/station/media (root only)",
+    )
     watch.set_defaults(func=run_watch)
 
 
@@ -60,7 +65,9 @@ def _source(args: argparse.Namespace) -> MediaSource:
     from station.media.mounts import Mounter
     from station.media.udev import UdevMediaSource
 
-    return UdevMediaSource(Mounter() if args.mount else None)
+    if not args.mount:
+        return UdevMediaSource(None)
+    return UdevMediaSource(Mounter(Path(args.mount_dir)) if args.mount_dir else Mounter())
 
 
 def run_watch(args: argparse.Namespace) -> int:

@@ -1,0 +1,164 @@
+"""Read-only mounting for real: an ext4 image on a loop device, mounted by station.media.mounts.
+
+Invariant 1 (nothing ever writes to the media): the mount refuses writes, the block device is
+read-only, and the image's bytes are identical after a full inspect and verify of the bundle.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from station.bundle.reader import open_bundle
+from station.errors import MediaError
+from station.imagebuild import build_oci_layout, write_oci_archive
+from station.media.events import DeviceInfo
+from station.media.mounts import Mounter, existing_mounts
+from station.verify import verify_bundle
+from station.verify.trust import TrustStore
+from tests.builders import Signer, make_sums_bundle
+
+TOOLS = ("losetup", "mkfs.ext4", "blockdev", "mount", "umount")
+_missing = [t for t in TOOLS if shutil.which(t) is None]
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(bool(_missing), reason=f"missing tools: {_missing}"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="loop devices and mount need root"),
+]
+
+
+def _run(*argv: str) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _image_from(tmp_path: Path, content: Path) -> Path:
+    """An ext4 image filled from `content` by mkfs itself: never mounted writable."""
+    image = tmp_path / "stick.img"
+    _run("mkfs.ext4", "-q", "-F", "-L", "TRANSFER", "-d", str(content), str(image), "24M")
+    return image
+
+
+@pytest.fixture
+def loop_device(tmp_path: Path, signer: Signer) -> Iterator[tuple[str, Path]]:
+    """A loop device over an ext4 image holding a signed bundle (a file and an image)."""
+    content = tmp_path / "content"
+    layout = tmp_path / "layout"
+    build_oci_layout(layout, "registry.local/app:1.0", {"app/hello.txt": b"hello\n"})
+    write_oci_archive(layout, tmp_path / "app.oci.tar")
+    make_sums_bundle(
+        content,
+        {
+            "app.oci.tar": (tmp_path / "app.oci.tar").read_bytes(),
+            "docs/readme.txt": b"read me\n" * 1000,
+        },
+        signer,
+    )
+    image = _image_from(tmp_path, content)
+    device = _run("losetup", "-f", "--show", str(image))
+    try:
+        _run("blockdev", "--setrw", device)  # a reused loop device may keep an earlier ro flag
+        yield device, image
+    finally:
+        for part in existing_mounts(device):
+            subprocess.run(["umount", "-l", part.mountpoint], check=False)
+        subprocess.run(["losetup", "-d", device], check=False)
+
+
+def _info(device: str, fs_type: str = "ext4") -> DeviceInfo:
+    return DeviceInfo(device=device, bus="usb", fs_type=fs_type, label="TRANSFER")
+
+
+def test_inspect_and_verify_leave_the_image_byte_identical(
+    loop_device: tuple[str, Path], tmp_path: Path, signer: Signer
+) -> None:
+    device, image = loop_device
+    before = _sha256(image)
+    mounter = Mounter(base=tmp_path / "media")
+    media = mounter.open(_info(device))
+    try:
+        assert media.root == tmp_path / "media" / Path(device).name
+        assert media.owned and media.is_present()
+        assert _run("blockdev", "--getro", device) == "1"
+        (mount,) = existing_mounts(device)
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(mount.opts.split(","))
+
+        with pytest.raises(OSError) as excinfo:
+            (media.root / "planted.txt").write_bytes(b"x")
+        assert excinfo.value.errno == errno.EROFS
+
+        bundle = open_bundle(media.root)
+        result = verify_bundle(
+            bundle, TrustStore.load(signer.trust), staging_root=tmp_path / "staging"
+        )
+        assert result.accepted, result.problems
+        assert {i.path for i in result.items} == {"app.oci.tar", "docs/readme.txt"}
+    finally:
+        mounter.close(media)
+    assert not media.root.exists(), "the mount point is removed after use"
+    assert existing_mounts(device) == []
+    assert _sha256(image) == before
+
+
+def test_a_device_mounted_writable_by_the_system_is_refused(
+    loop_device: tuple[str, Path], tmp_path: Path
+) -> None:
+    device, _ = loop_device
+    elsewhere = tmp_path / "automount"
+    elsewhere.mkdir()
+    _run("mount", "-o", "rw", device, str(elsewhere))
+    try:
+        with pytest.raises(MediaError, match="already mounted writable"):
+            Mounter(base=tmp_path / "media").open(_info(device))
+        assert not (tmp_path / "media" / Path(device).name).exists()
+    finally:
+        _run("umount", str(elsewhere))
+
+
+def test_a_read_only_system_mount_is_reused_and_left_alone(
+    loop_device: tuple[str, Path], tmp_path: Path
+) -> None:
+    device, _ = loop_device
+    elsewhere = tmp_path / "automount"
+    elsewhere.mkdir()
+    _run("mount", "-o", "ro,noload", device, str(elsewhere))
+    try:
+        mounter = Mounter(base=tmp_path / "media")
+        media = mounter.open(_info(device))
+        assert media.root == elsewhere and not media.owned
+        assert (media.root / "SHA256SUMS").is_file()
+        mounter.close(media)
+        assert [m.mountpoint for m in existing_mounts(device)] == [str(elsewhere)]
+    finally:
+        _run("umount", str(elsewhere))
+
+
+def test_a_filesystem_the_station_does_not_mount_gets_a_clear_message(
+    loop_device: tuple[str, Path], tmp_path: Path
+) -> None:
+    device, _ = loop_device
+    with pytest.raises(MediaError) as excinfo:
+        Mounter(base=tmp_path / "media").open(_info(device, fs_type="ntfs"))
+    assert "cannot read this media (ntfs)" in excinfo.value.message
+    assert excinfo.value.hint is not None and "ext4" in excinfo.value.hint
+    assert existing_mounts(device) == []
+
+
+def test_a_lying_filesystem_type_fails_to_mount_and_leaves_nothing(
+    loop_device: tuple[str, Path], tmp_path: Path
+) -> None:
+    device, _ = loop_device
+    with pytest.raises(MediaError, match="mounting"):
+        Mounter(base=tmp_path / "media").open(_info(device, fs_type="xfs"))
+    assert existing_mounts(device) == []
+    assert not (tmp_path / "media" / Path(device).name).exists()

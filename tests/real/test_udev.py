@@ -1,0 +1,97 @@
+"""USB media detection against fake hardware: umockdev's /sys, /dev and uevents, with the
+project's real pyudev monitor (`station media watch`) running inside the testbed."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.real.umockdev import FakeUdev, missing_reason, usb_keyboard, usb_stick, virtio_disk
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason())),
+]
+
+WATCH = [sys.executable, "-m", "station.cli.main", "media", "watch", "--json"]
+
+
+def test_sticks_are_reported_with_device_info_and_other_disks_ignored() -> None:
+    stick, stick_path = usb_stick("sdb", serial="4C530001", sectors=2048 * 64)
+    loose, loose_path = usb_stick(
+        "sdc", port="1-2", vendor="Kingston", model="DataTraveler 3.0", serial="ABC123",
+        fs_type="vfat", label="DROP", uuid="1A2B-3C4D", partitioned=False, sectors=4096,
+    )
+    internal, _ = virtio_disk("vdb")
+    with FakeUdev() as udev:
+        udev.add(stick)  # present before the watcher starts
+        udev.spawn([*WATCH, "--count", "3"])
+
+        first = udev.child_json()
+        assert first == {
+            "event": "inserted",
+            "device": "/dev/sdb1",
+            "bus": "usb",
+            "vendor": "SanDisk",
+            "model": "Cruzer Blade",
+            "serial": "4C530001",
+            "size": 2048 * 64 * 512,
+            "fs_type": "ext4",
+            "label": "TRANSFER",
+            "uuid": "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+            "sys_path": stick_path,
+        }
+
+        udev.add(internal)  # a non-USB disk with a filesystem: never media
+        udev.add(loose)  # a stick without a partition table: the whole disk is the media
+        second = udev.child_json()
+        assert (second["event"], second["device"], second["sys_path"]) == (
+            "inserted", "/dev/sdc", loose_path,
+        )
+        assert (second["vendor"], second["model"], second["fs_type"], second["label"]) == (
+            "Kingston", "DataTraveler 3.0", "vfat", "DROP",
+        )
+
+        udev.remove(stick_path)
+        third = udev.child_json()
+        assert (third["event"], third["device"], third["serial"]) == (
+            "removed", "/dev/sdb1", "4C530001",
+        )
+        assert udev.child_line() is None, "the watcher should stop after --count events"
+
+
+def test_a_keyboard_plugged_in_is_refused_once_and_an_unknown_filesystem_is_refused() -> None:
+    stick, stick_path = usb_stick("sdb")
+    keyboard, _ = usb_keyboard()
+    odd, _ = usb_stick("sdd", port="1-4", fs_type="ntfs", partitioned=False)
+    with FakeUdev() as udev:
+        udev.add(stick)
+        udev.spawn(WATCH)
+        assert udev.child_json()["event"] == "inserted"
+
+        udev.add(keyboard)  # usb device + HID interface + input device: one refusal
+        refused = udev.child_json()
+        assert refused["event"] == "refused"
+        assert "HID" in refused["reason"] and "not storage" in refused["reason"]
+        assert refused["vendor"] == "Teensyduino"
+
+        udev.add(odd)
+        unsupported = udev.child_json()
+        assert unsupported["event"] == "refused"
+        assert unsupported["device"] == "/dev/sdd"
+        assert "ntfs is not supported" in unsupported["reason"]
+
+        udev.remove(stick_path)
+        assert udev.child_json()["event"] == "removed"
+
+
+def test_watch_prints_one_readable_line_per_event() -> None:
+    stick, _ = usb_stick("sdb", vendor="SanDisk", model="Cruzer Blade")
+    with FakeUdev() as udev:
+        udev.add(stick)
+        udev.spawn([sys.executable, "-m", "station.cli.main", "media", "watch", "--count", "1"])
+        line = udev.child_line()
+        assert line is not None
+        assert line.split()[:3] == ["inserted", "/dev/sdb1", "usb"]
+        assert 'SanDisk Cruzer Blade (serial 4C530001) 64.0 MiB ext4 "TRANSFER"' in line
