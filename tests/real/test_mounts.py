@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,61 +16,29 @@ import pytest
 
 from station.bundle.reader import open_bundle
 from station.errors import MediaError
-from station.imagebuild import build_oci_layout, write_oci_archive
 from station.media.events import DeviceInfo
 from station.media.mounts import Mounter, existing_mounts
 from station.verify import verify_bundle
 from station.verify.trust import TrustStore
-from tests.builders import Signer, make_sums_bundle
+from tests.builders import Signer
+from tests.real.media_fixtures import attached, bundle_image, missing_loop_tools, run
 
-TOOLS = ("losetup", "mkfs.ext4", "blockdev", "mount", "umount")
-_missing = [t for t in TOOLS if shutil.which(t) is None]
 pytestmark = [
     pytest.mark.real,
-    pytest.mark.skipif(bool(_missing), reason=f"missing tools: {_missing}"),
+    pytest.mark.skipif(bool(missing_loop_tools()), reason=f"missing: {missing_loop_tools()}"),
     pytest.mark.skipif(os.geteuid() != 0, reason="loop devices and mount need root"),
 ]
-
-
-def _run(*argv: str) -> str:
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _image_from(tmp_path: Path, content: Path) -> Path:
-    """An ext4 image filled from `content` by mkfs itself: never mounted writable."""
-    image = tmp_path / "stick.img"
-    _run("mkfs.ext4", "-q", "-F", "-L", "TRANSFER", "-d", str(content), str(image), "24M")
-    return image
-
-
 @pytest.fixture
 def loop_device(tmp_path: Path, signer: Signer) -> Iterator[tuple[str, Path]]:
-    """A loop device over an ext4 image holding a signed bundle (a file and an image)."""
-    content = tmp_path / "content"
-    layout = tmp_path / "layout"
-    build_oci_layout(layout, "registry.local/app:1.0", {"app/hello.txt": b"hello\n"})
-    write_oci_archive(layout, tmp_path / "app.oci.tar")
-    make_sums_bundle(
-        content,
-        {
-            "app.oci.tar": (tmp_path / "app.oci.tar").read_bytes(),
-            "docs/readme.txt": b"read me\n" * 1000,
-        },
-        signer,
-    )
-    image = _image_from(tmp_path, content)
-    device = _run("losetup", "-f", "--show", str(image))
-    try:
-        _run("blockdev", "--setrw", device)  # a reused loop device may keep an earlier ro flag
+    image = bundle_image(tmp_path, signer)
+    with attached(image) as device:
         yield device, image
-    finally:
-        for part in existing_mounts(device):
-            subprocess.run(["umount", "-l", part.mountpoint], check=False)
-        subprocess.run(["losetup", "-d", device], check=False)
 
 
 def _info(device: str, fs_type: str = "ext4") -> DeviceInfo:
@@ -89,7 +55,7 @@ def test_inspect_and_verify_leave_the_image_byte_identical(
     try:
         assert media.root == tmp_path / "media" / Path(device).name
         assert media.owned and media.is_present()
-        assert _run("blockdev", "--getro", device) == "1"
+        assert run("blockdev", "--getro", device) == "1"
         (mount,) = existing_mounts(device)
         assert {"ro", "nosuid", "nodev", "noexec"} <= set(mount.opts.split(","))
 
@@ -116,13 +82,13 @@ def test_a_device_mounted_writable_by_the_system_is_refused(
     device, _ = loop_device
     elsewhere = tmp_path / "automount"
     elsewhere.mkdir()
-    _run("mount", "-o", "rw", device, str(elsewhere))
+    run("mount", "-o", "rw", device, str(elsewhere))
     try:
         with pytest.raises(MediaError, match="already mounted writable"):
             Mounter(base=tmp_path / "media").open(_info(device))
         assert not (tmp_path / "media" / Path(device).name).exists()
     finally:
-        _run("umount", str(elsewhere))
+        run("umount", str(elsewhere))
 
 
 def test_a_read_only_system_mount_is_reused_and_left_alone(
@@ -131,7 +97,7 @@ def test_a_read_only_system_mount_is_reused_and_left_alone(
     device, _ = loop_device
     elsewhere = tmp_path / "automount"
     elsewhere.mkdir()
-    _run("mount", "-o", "ro,noload", device, str(elsewhere))
+    run("mount", "-o", "ro,noload", device, str(elsewhere))
     try:
         mounter = Mounter(base=tmp_path / "media")
         media = mounter.open(_info(device))
@@ -140,7 +106,7 @@ def test_a_read_only_system_mount_is_reused_and_left_alone(
         mounter.close(media)
         assert [m.mountpoint for m in existing_mounts(device)] == [str(elsewhere)]
     finally:
-        _run("umount", str(elsewhere))
+        run("umount", str(elsewhere))
 
 
 def test_a_filesystem_the_station_does_not_mount_gets_a_clear_message(

@@ -3,10 +3,19 @@ project's real pyudev monitor (`station media watch`) running inside the testbed
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
+from station.bundle.reader import open_bundle
+from station.media.mounts import existing_mounts
+from station.verify import verify_bundle
+from station.verify.trust import TrustStore
+from tests.builders import Signer
+from tests.real.media_fixtures import attached, bundle_image, missing_loop_tools, run
 from tests.real.umockdev import FakeUdev, missing_reason, usb_keyboard, usb_stick, virtio_disk
 
 pytestmark = [
@@ -95,3 +104,36 @@ def test_watch_prints_one_readable_line_per_event() -> None:
         assert line is not None
         assert line.split()[:3] == ["inserted", "/dev/sdb1", "usb"]
         assert 'SanDisk Cruzer Blade (serial 4C530001) 64.0 MiB ext4 "TRANSFER"' in line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loop devices and mount need root")
+@pytest.mark.skipif(bool(missing_loop_tools()), reason=f"missing: {missing_loop_tools()}")
+def test_a_fake_stick_over_a_real_loop_device_is_mounted_read_only_then_released(
+    tmp_path: Path, signer: Signer
+) -> None:
+    """The fake USB partition's node is a real loop device: udev says "USB stick", the
+    mount helper (run outside the fake world) mounts the real bytes read-only."""
+    image = bundle_image(tmp_path, signer)
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    media_dir = tmp_path / "media"
+    with attached(image) as device, FakeUdev() as udev:
+        stick, stick_path = usb_stick("sdb", devnode=device)
+        udev.spawn([*WATCH, "--mount", "--mount-dir", str(media_dir), "--count", "2"])
+        udev.add(stick)
+        inserted = udev.child_json()
+        assert (inserted["event"], inserted["device"]) == ("inserted", device)
+        root = Path(inserted["root"])
+        assert root == media_dir / Path(device).name
+        assert run("blockdev", "--getro", device) == "1"
+        (mount,) = existing_mounts(device)
+        assert mount.mountpoint == str(root) and "ro" in mount.opts.split(",")
+
+        result = verify_bundle(open_bundle(root), TrustStore.load(signer.trust))
+        assert result.accepted, result.problems
+
+        udev.remove(stick_path)
+        assert udev.child_json()["event"] == "removed"
+        assert udev.child_line() is None  # --count 2 reached: the watcher stopped
+        assert existing_mounts(device) == [], "pulling the stick unmounts it"
+        assert not root.exists()
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
