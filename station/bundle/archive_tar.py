@@ -213,7 +213,7 @@ class TarIndex:
         if data is None:  # cannot happen for a regular member; keep nothing then
             return
         first = data.read(1)
-        if not named and first != b"{":
+        if not named and first not in (b"{", b" ", b"\t", b"\r", b"\n"):
             return
         self._kept[name] = first + data.read(info.size - 1) if info.size else b""
         self._budget -= info.size
