@@ -69,12 +69,15 @@ def test_links_and_special_files_are_refused(tmp_path: Path, trust_dir: Path) ->
     (trust_dir / "linked.pub").symlink_to(real_key)
     os.mkfifo(trust_dir / "fifo.pub")
     (trust_dir / "folder.pub").mkdir()
+    (trust_dir / "red\x1b[31m.pub").write_bytes(real_key.read_bytes())
     store = TrustStore.load(trust_dir)  # must not block on the FIFO
     assert store.keys == ()
     messages = {Path(problem.path or "").name: problem.message for problem in store.problems}
     assert "link" in messages["linked.pub"]
     assert "not a regular file" in messages["fifo.pub"]
     assert "not a regular file" in messages["folder.pub"]
+    assert "control character" in messages["red\x1b[31m.pub"]
+    assert not any("\x1b" in message for message in messages.values())
 
 
 def test_secret_key_in_the_trust_folder_is_flagged(tmp_path: Path, trust_dir: Path) -> None:

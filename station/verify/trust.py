@@ -11,13 +11,13 @@ administrator put there.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from station.bundle.model import Finding
-from station.errors import StationError
+from station.bundle.safety import describe_name, read_media_file
+from station.errors import StationError, UnsafePathError
 from station.verify import minisign, openpgp
 
 MAX_KEY_FILE_BYTES = 1024 * 1024
@@ -102,7 +102,8 @@ class TrustStore:
             try:
                 key = _load_key_file(path)
             except StationError as exc:
-                problems.append(Finding(PROBLEM_CODE, f"{path}: {exc.message}", str(path)))
+                shown = directory / describe_name(entry)  # names may hold terminal escapes
+                problems.append(Finding(PROBLEM_CODE, f"{shown}: {exc.message}", str(path)))
                 continue
             keys.append(key)
         keys.sort(key=lambda key: (key.name, key.scheme, key.path.name))
@@ -131,27 +132,14 @@ def _drop_duplicates(keys: list[TrustedKey]) -> tuple[list[TrustedKey], list[Fin
     return unique, problems
 
 
-def _read_regular(path: Path) -> bytes:
-    """Read a key file without following links; refuse anything but a small regular file."""
+def _read_key_file(path: Path) -> bytes:
+    """Read a key file with the media's rules: no links, only small regular files."""
     try:
-        info = os.lstat(path)
+        return read_media_file(path.parent, path.name, max_size=MAX_KEY_FILE_BYTES)
+    except UnsafePathError as exc:
+        raise StationError(f"refused: {exc.message}") from exc
     except OSError as exc:
         raise StationError(f"cannot read it: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(info.st_mode):
-        raise StationError("is a link; links are refused in the trust store, copy the key file")
-    if not stat.S_ISREG(info.st_mode):
-        raise StationError("is not a regular file; only key files belong in the trust store")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise StationError(f"cannot read it: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise StationError("is not a regular file; only key files belong in the trust store")
-        data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise StationError(f"is larger than {MAX_KEY_FILE_BYTES} bytes; not a public key")
-    return data
 
 
 def _minisign_key(path: Path, data: bytes) -> TrustedKey:
@@ -201,5 +189,5 @@ def _load_key_file(path: Path) -> TrustedKey:
         raise StationError(
             f"is not a key file; it is ignored (key files end in {', '.join(KEY_LOADERS)})"
         )
-    data = _read_regular(path)
+    data = _read_key_file(path)
     return loader(path, data)
