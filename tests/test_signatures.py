@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from station.bundle.model import SignatureFile
-from station.verify import minisign, signatures
+from station.verify import minisign, openpgp, signatures
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.trust import TrustStore
 
@@ -195,3 +195,47 @@ def test_a_new_scheme_plugs_in_and_its_failures_reject(
     [check] = check_signatures(MANIFEST, [SignatureFile("x.sig", b"CRASH")], setup[0])
     assert (check.scheme, check.valid) == ("crashing", False)
     assert "boom" in check.reason
+
+
+FPR = "F089A14CD5FBF372E7E9F172F642CCBFB11D2974"
+GOOD = "GOODSIG F642CCBFB11D2974 Alice <alice@example.org>"
+VALID = f"VALIDSIG {FPR} 2026-11-27 1795746579 0 4 0 22 8 00 {FPR}"
+
+
+def _status(*records: str) -> str:
+    return "".join(f"[GNUPG:] {record}\n" for record in ("NEWSIG", *records))
+
+
+@pytest.mark.parametrize(
+    ("status", "returncode", "outcome"),
+    [
+        (_status(GOOD, VALID), 0, openpgp.Outcome.GOOD),
+        (_status(GOOD, VALID), 2, openpgp.Outcome.ERROR),  # gpgv's exit status must agree
+        (_status(GOOD), 0, openpgp.Outcome.ERROR),  # GOODSIG alone is not enough
+        (_status("REVKEYSIG F642CCBFB11D2974 Alice", VALID), 0, openpgp.Outcome.REVOKED_KEY),
+        (_status("EXPKEYSIG F642CCBFB11D2974 Alice", VALID), 0, openpgp.Outcome.EXPIRED_KEY),
+        (_status("EXPSIG F642CCBFB11D2974 Alice", VALID), 0, openpgp.Outcome.EXPIRED_SIGNATURE),
+        (_status(GOOD, VALID.replace(" 00 ", " 13 ")), 0, openpgp.Outcome.ERROR),
+        (_status(GOOD, VALID) + _status(GOOD, VALID), 0, openpgp.Outcome.ERROR),
+        (
+            _status("ERRSIG F642CCBFB11D2974 22 8 00 1795746579 9 -", "NO_PUBKEY X"),
+            2,
+            openpgp.Outcome.NO_PUBKEY,
+        ),
+        (_status("ERRSIG F642CCBFB11D2974 22 8 00 1795746579 4 -"), 2, openpgp.Outcome.ERROR),
+        ("", 2, openpgp.Outcome.ERROR),
+    ],
+)
+def test_gpgv_status_is_read_fail_closed(
+    status: str, returncode: int, outcome: openpgp.Outcome
+) -> None:
+    result = openpgp.parse_status(status, returncode)
+    assert result.outcome is outcome
+    if outcome is openpgp.Outcome.GOOD:
+        assert result.fingerprint == FPR
+
+
+def test_subkey_signature_maps_to_the_primary_fingerprint() -> None:
+    subkey = "A" * 40
+    valid = f"VALIDSIG {subkey} 2026-11-27 1795746579 0 4 0 22 8 00 {FPR}"
+    assert openpgp.parse_status(_status(GOOD, valid), 0).fingerprint == FPR

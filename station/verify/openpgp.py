@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from station.bundle.safety import describe_name
 from station.errors import StationError
 
 SCHEME = "openpgp"
@@ -87,8 +88,9 @@ def _run(args: list[str], data: bytes, home: str, what: str) -> subprocess.Compl
 
 
 def _stderr_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    """gpg's last complaint, escaped: it may quote bytes from the hostile signature."""
     lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else f"exit status {result.returncode}"
+    return describe_name(lines[-1][:200]) if lines else f"exit status {result.returncode}"
 
 
 def read_public_key(data: bytes) -> OpenPGPKey:
