@@ -62,6 +62,7 @@ EVENTS = frozenset(
         "admin-action",
         "policy-override",
         "state-change",
+        "step-refused",
         "station-started",
         RECOVERED_EVENT,
     }

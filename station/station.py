@@ -1,0 +1,204 @@
+"""Everything one kiosk has, in one object: configuration, trust store, audit log,
+operators and import targets. The CLI and the kiosk app both start from `Station.open`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from station.approval import ApprovalBook
+from station.audit import AuditCheck, AuditLog
+from station.bundle import Bundle
+from station.config import StationConfig
+from station.errors import StationError
+from station.importing.base import ImportTarget
+from station.importing.docker_engine import DockerEngineTarget
+from station.importing.references import parse_retag_rules
+from station.importing.registry import RegistrySettings, RegistryTarget
+from station.importing.store import StoreTarget
+from station.media.events import DeviceInfo
+from station.verify.trust import TrustedKey, TrustStore
+from station.verify.verification import PolicyCheck
+from station.workflow import Transfer
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    name: str
+    description: str
+    problem: str | None  # None when reachable
+
+
+@dataclass(frozen=True)
+class PastTransfer:
+    time: str
+    digest: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class StationStatus:
+    """What the waiting screen shows: is this station ready to take a transfer?"""
+
+    staging_free: int
+    store_free: int
+    keys: tuple[TrustedKey, ...]
+    key_problems: tuple[str, ...]
+    targets: tuple[TargetStatus, ...]
+    audit: AuditCheck
+    recent: tuple[PastTransfer, ...]
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return int(psutil.disk_usage(str(folder)).free)
+    except OSError:
+        return 0
+
+
+class Station:
+    """One station home, opened: staging cleaned, trust store loaded, audit log ready."""
+
+    def __init__(
+        self,
+        config: StationConfig,
+        trust: TrustStore,
+        audit: AuditLog,
+        approvals: ApprovalBook,
+        policy: PolicyCheck | None = None,
+    ) -> None:
+        self.config = config
+        self.trust = trust
+        self.audit = audit
+        self.approvals = approvals
+        self.policy = policy
+
+    @classmethod
+    def open(cls, home: str | Path | None = None) -> Station:
+        """Load the station at `home`; leftovers of a crashed transfer are removed first."""
+        config = StationConfig.load(home)
+        try:
+            config.home.mkdir(parents=True, exist_ok=True)
+            for folder in (config.trust_dir, config.staging_dir, config.store_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StationError(
+                f"cannot prepare the station home {config.home}: {exc.strerror or exc}",
+                hint="run as the station user, or pass --home DIR",
+            ) from exc
+        leftovers = clean_staging(config.staging_dir)
+        audit = AuditLog.from_config(config)
+        audit.append("station-started", home=str(config.home), staging_cleaned=leftovers)
+        trust = TrustStore.load(config.trust_dir)
+        approvals = ApprovalBook.from_config(config, audit=audit)
+        return cls(config, trust, audit, approvals)
+
+    def reload_trust(self) -> None:
+        self.trust = TrustStore.load(self.config.trust_dir)
+
+    def targets(self) -> list[ImportTarget]:
+        """The configured targets; the embedded store always, and first."""
+        config = self.config
+        work = config.home / "work"
+        found: list[ImportTarget] = [StoreTarget(config.store_dir, config.home)]
+        table = config.table("targets")
+        docker_table = table.get("docker")
+        if isinstance(docker_table, dict):
+            found.append(
+                DockerEngineTarget(
+                    str(docker_table.get("url", "unix:///var/run/docker.sock")),
+                    work_dir=work,
+                    home=config.home,
+                    retag_rules=parse_retag_rules(docker_table.get("retag"), "[targets.docker]"),
+                )
+            )
+        registry_table = table.get("registry")
+        if isinstance(registry_table, dict) and "url" in registry_table:
+            found.append(
+                RegistryTarget(
+                    RegistrySettings.from_config(str(registry_table["url"]), registry_table),
+                    work_dir=work,
+                    home=config.home,
+                    retag_rules=parse_retag_rules(
+                        registry_table.get("retag"), "[targets.registry]"
+                    ),
+                )
+            )
+        return found
+
+    def status(self) -> StationStatus:
+        """Free space, keys, targets and audit health; slow (pings targets): call in a worker."""
+        targets = tuple(TargetStatus(t.name, t.describe(), t.check()) for t in self.targets())
+        recent: list[PastTransfer] = []
+        for record in self.audit.records():
+            event = record.get("event")
+            if event == "import-done":
+                recent.append(
+                    PastTransfer(
+                        record["time"],
+                        str(record.get("digest")),
+                        "imported",
+                        str(record.get("target")),
+                    )
+                )
+            elif event == "verification" and record.get("verdict") == "rejected":
+                recent.append(
+                    PastTransfer(
+                        record["time"],
+                        str(record.get("digest")),
+                        "rejected",
+                        "; ".join(record.get("problems", [])[:1]),
+                    )
+                )
+            elif event == "abort":
+                recent.append(
+                    PastTransfer(
+                        record["time"],
+                        str(record.get("digest")),
+                        "aborted",
+                        str(record.get("reason")),
+                    )
+                )
+        return StationStatus(
+            staging_free=_free_bytes(self.config.staging_dir),
+            store_free=_free_bytes(self.config.store_dir),
+            keys=self.trust.keys,
+            key_problems=tuple(p.message for p in self.trust.problems),
+            targets=targets,
+            audit=self.audit.verify(),
+            recent=tuple(recent[-5:][::-1]),
+        )
+
+    def new_transfer(self, media_root: Path, device: DeviceInfo | None = None) -> Transfer:
+        """A transfer for newly inserted media; any earlier approvals are forgotten."""
+        return Transfer(
+            media_root=media_root,
+            config=self.config,
+            trust=self.trust,
+            audit=self.audit,
+            approvals=self.approvals,
+            policy=self.policy,
+            on_imported=self._imported,
+            device=device,
+        )
+
+    def _imported(self, bundle: Bundle) -> None:
+        """Hook for rollback protection: remember the sequence just imported."""
+
+
+def clean_staging(staging: Path) -> int:
+    """Remove every leftover transfer folder in staging; returns how many there were."""
+    count = 0
+    if staging.is_dir():
+        for child in staging.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            count += 1
+    return count

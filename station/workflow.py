@@ -1,0 +1,332 @@
+"""One transfer as a plain state machine: the only way from inserted media to an import.
+
+    inserted → inspected → verifying → verified → approved → importing → done
+                     ↘ rejected (bundle unreadable, verification or policy said no)
+    any state before done → aborted (media removed, operator cancelled)
+
+Every step checks that it comes in order and refuses otherwise (the UI is not trusted to
+keep order). Every state change and every refusal is written to the audit log *before*
+listeners hear of it, so what the screen shows is always already on record.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from station.bundle import Bundle, open_bundle
+from station.config import StationConfig
+from station.errors import Cancelled, MediaError, StationError
+from station.importing.base import ImportTarget, Receipt, StepEvent
+from station.progress import ProgressCallback
+from station.verify.trust import TrustStore
+from station.verify.verification import PolicyCheck, Verification, verify_bundle
+
+if TYPE_CHECKING:
+    from station.approval import Approval, ApprovalBook
+    from station.audit import AuditLog
+    from station.media.events import DeviceInfo
+
+
+class TransferState(StrEnum):
+    INSERTED = "inserted"
+    INSPECTED = "inspected"
+    VERIFYING = "verifying"
+    VERIFIED = "verified"
+    APPROVED = "approved"
+    IMPORTING = "importing"
+    DONE = "done"
+    REJECTED = "rejected"
+    ABORTED = "aborted"
+
+
+FINAL_STATES = frozenset({TransferState.DONE, TransferState.REJECTED, TransferState.ABORTED})
+
+
+class StepRefused(StationError):
+    """A step was asked for out of order, or without what it needs (approvals, a verdict)."""
+
+
+@dataclass(frozen=True)
+class TransferEvent:
+    """A state change, as listeners (the kiosk, the CLI) receive it."""
+
+    transfer_id: str
+    state: TransferState
+    message: str
+
+
+Listener = Callable[[TransferEvent], None]
+
+
+class Transfer:
+    """The transfer of one bundle from one media; create it through `Station.new_transfer`."""
+
+    def __init__(
+        self,
+        *,
+        media_root: Path,
+        config: StationConfig,
+        trust: TrustStore,
+        audit: AuditLog,
+        approvals: ApprovalBook,
+        policy: PolicyCheck | None = None,
+        on_imported: Callable[[Bundle], None] | None = None,
+        device: DeviceInfo | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.media_root = media_root
+        self.device = device
+        self.config = config
+        self.trust = trust
+        self.audit = audit
+        self.approval_book = approvals
+        self.policy = policy
+        self.on_imported = on_imported
+        self.state = TransferState.INSERTED
+        self.bundle: Bundle | None = None
+        self.verification: Verification | None = None
+        self.receipt: Receipt | None = None
+        self.abort_reason: str | None = None
+        self.message = "media inserted"
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._stop = threading.Event()  # set by abort(): long steps stop at the next chunk
+        approvals.clear("new media inserted")
+
+    # -- listening ---------------------------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> None:
+        """Called on whatever thread made the change; the kiosk only posts a message."""
+        self._listeners.append(callback)
+
+    def _record(self, event: str, **fields: Any) -> None:
+        digest = self.bundle.digest if self.bundle is not None else None
+        self.audit.append(event, transfer=self.id, digest=digest, **fields)
+
+    def _move(self, state: TransferState, message: str, **fields: Any) -> None:
+        with self._lock:
+            previous = self.state
+            self._record(
+                "state-change",
+                state=state.value,
+                previous=previous.value,
+                message=message,
+                **fields,
+            )
+            self.state = state
+            self.message = message
+        event = TransferEvent(self.id, state, message)
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _require(self, step: str, *allowed: TransferState) -> None:
+        if self.state not in allowed:
+            expected = " or ".join(s.value for s in allowed)
+            reason = f"cannot {step} now: the transfer is {self.state.value}, not {expected}"
+            self._record("step-refused", step=step, state=self.state.value, reason=reason)
+            raise StepRefused(reason)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def inspect(self) -> Bundle:
+        """Open the bundle on the media (names only). Unreadable media rejects the transfer."""
+        with self._lock:
+            self._require("inspect", TransferState.INSERTED)
+            try:
+                bundle = open_bundle(self.media_root, self.config.limits)
+            except StationError as exc:
+                self._move(TransferState.REJECTED, f"cannot read the bundle: {exc}")
+                raise
+            self.bundle = bundle
+            self._record(
+                "bundle-opened",
+                format=bundle.format.value,
+                items=len(bundle.items),
+                size=bundle.declared_size,
+                problems=[p.message for p in bundle.problems],
+                warnings=len(bundle.warnings),
+                name=bundle.info.name if bundle.info else None,
+                channel=bundle.info.channel if bundle.info else None,
+                sequence=bundle.info.sequence if bundle.info else None,
+            )
+            self._move(TransferState.INSPECTED, f"bundle {bundle.digest} opened")
+            return bundle
+
+    def verify(
+        self,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Verification:
+        """Verify and stage; the verdict moves the transfer to verified or rejected.
+
+        Without `cancel`, `abort()` (for instance on media removal) stops the hashing.
+        """
+        with self._lock:
+            self._require("verify", TransferState.INSPECTED)
+            assert self.bundle is not None  # noqa: S101 - inspected implies a bundle
+            bundle = self.bundle
+            self._move(TransferState.VERIFYING, "verifying signatures and checksums")
+        try:
+            verification = verify_bundle(
+                bundle,
+                self.trust,
+                limits=self.config.limits,
+                staging_root=self.config.staging_dir,
+                policy=self.policy,
+                on_progress=on_progress,
+                cancel=cancel or self._stop,
+            )
+        except (Cancelled, MediaError) as exc:
+            self.abort(str(exc))
+            raise
+        except StationError as exc:
+            self.abort(f"verification failed: {exc}")
+            raise
+        with self._lock:
+            if self.state is not TransferState.VERIFYING:  # aborted meanwhile (media pulled)
+                self._discard_staging(verification)
+                raise StepRefused(f"the transfer was {self.state.value} during verification")
+            self.verification = verification
+            self._record(
+                "verification",
+                verdict=verification.verdict,
+                verification=verification.id,
+                signers=list(verification.signers),
+                problems=[p.message for p in verification.problems],
+                warnings=[w.message for w in verification.warnings],
+            )
+            if verification.accepted:
+                self._move(TransferState.VERIFIED, "verified: accepted")
+            else:
+                reasons = "; ".join(p.message for p in verification.problems[:3])
+                self._move(TransferState.REJECTED, f"rejected: {reasons}")
+            return verification
+
+    def approvals_needed(self) -> int:
+        """How many more approvals the import waits for."""
+        if self.verification is None:
+            return 2
+        count = len(
+            [a for a in self.approval_book.approvals if a.verification_id == self.verification.id]
+        )
+        return max(0, 2 - count)
+
+    @property
+    def approvals(self) -> tuple[Approval, ...]:
+        return self.approval_book.approvals
+
+    def approve(
+        self,
+        username: str,
+        secret: str,
+        typed_suffix: str | None = None,
+        *,
+        noninteractive: bool = False,
+    ) -> Approval:
+        """One operator's approval of this verified bundle; two make the transfer approved."""
+        with self._lock:
+            self._require("approve", TransferState.VERIFIED)
+            verification = self.verification
+            assert verification is not None  # noqa: S101 - verified implies a verification
+            approval = self.approval_book.approve(
+                username,
+                secret,
+                verification.bundle_digest,
+                verification.id,
+                typed_suffix,
+                noninteractive=noninteractive,
+            )
+            if self.approval_book.is_satisfied(verification.bundle_digest, verification.id):
+                names = ", ".join(a.operator for a in self.approval_book.approvals)
+                self._move(TransferState.APPROVED, f"approved by {names}")
+            return approval
+
+    def import_into(
+        self,
+        target: ImportTarget,
+        on_progress: ProgressCallback | None = None,
+        on_step: Callable[[StepEvent], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Receipt:
+        """Import the staged, verified bytes. Refused unless verified, accepted and approved."""
+        with self._lock:
+            self._require("import", TransferState.APPROVED)
+            verification = self.verification
+            if verification is None or not verification.accepted or verification.staged is None:
+                self._record("step-refused", step="import", reason="no accepted verification")
+                raise StepRefused("cannot import: there is no accepted, staged verification")
+            if not self.approval_book.is_satisfied(verification.bundle_digest, verification.id):
+                reason = "the two approvals are no longer valid (expired or an account changed)"
+                self._record("step-refused", step="import", reason=reason)
+                self._move(TransferState.VERIFIED, f"{reason}; approve again")
+                raise StepRefused(f"cannot import: {reason}", hint="both operators approve again")
+            staged = verification.staged
+            self._move(
+                TransferState.IMPORTING, f"importing into {target.describe()}", target=target.name
+            )
+
+        def audited_step(event: StepEvent) -> None:
+            self._record(
+                "import-step",
+                target=target.name,
+                step=event.step.description,
+                status=event.status,
+                detail=event.detail,
+            )
+            if on_step is not None:
+                on_step(event)
+
+        try:
+            plan = target.plan(staged)
+            receipt = target.run(
+                plan, on_progress=on_progress, on_step=audited_step, cancel=cancel or self._stop
+            )
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
+            self._record("import-failed", target=target.name, reason=message)
+            with self._lock:
+                if self.state is TransferState.IMPORTING:
+                    self._move(TransferState.APPROVED, f"import failed: {message}")
+            raise
+        with self._lock:
+            self.receipt = receipt
+            self._record("import-done", target=target.name, receipt=receipt.to_json())
+            if self.on_imported is not None and self.bundle is not None:
+                self.on_imported(self.bundle)
+            self._discard_staging(verification)
+            self._move(TransferState.DONE, f"imported into {target.describe()}")
+        return receipt
+
+    def abort(self, reason: str) -> None:
+        """Stop this transfer for good: approvals forgotten, staged copies removed."""
+        with self._lock:
+            if self.finished:
+                return
+            self.abort_reason = reason
+            self._stop.set()
+            self.approval_book.clear(f"transfer aborted: {reason}")
+            self._discard_staging(self.verification)
+            self._record("abort", reason=reason, state=self.state.value)
+            self._move(TransferState.ABORTED, f"aborted: {reason}")
+
+    def close(self) -> None:
+        """The media went away after the transfer ended: drop what is left in staging."""
+        with self._lock:
+            if not self.finished:
+                self.abort("the media was removed")
+            self._discard_staging(self.verification)
+
+    def _discard_staging(self, verification: Verification | None) -> None:
+        if verification is not None and verification.staged is not None:
+            shutil.rmtree(verification.staged.root, ignore_errors=True)

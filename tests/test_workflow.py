@@ -1,0 +1,157 @@
+"""The Transfer state machine: the only path to an import, refusing every shortcut."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from station.approval import OperatorStore
+from station.audit import AuditLog
+from station.bundle.create import create_bundle
+from station.errors import BundleError
+from station.imagebuild import build_oci_layout, write_oci_archive
+from station.station import Station
+from station.workflow import StepRefused, Transfer, TransferState
+from tests.builders import Signer, make_sums_bundle
+
+ALICE = ("alice", "alice-pin-1")
+VICTOR = ("victor", "victor-pin-2")
+
+
+@pytest.fixture
+def station(tmp_path: Path, signer: Signer) -> Station:
+    home = tmp_path / "home"
+    (home / "trust").mkdir(parents=True)
+    shutil.copy(signer.public, home / "trust")
+    (home / "station.toml").write_text('[audit]\nsyslog = "off"\n')
+    opened = Station.open(home)
+    operators = OperatorStore.from_config(opened.config)
+    operators.add(ALICE[0], "operator", ALICE[1])
+    operators.add(VICTOR[0], "verifier", VICTOR[1])
+    return opened
+
+
+@pytest.fixture
+def media(tmp_path: Path, signer: Signer) -> Path:
+    layout = tmp_path / "layout"
+    build_oci_layout(layout, "registry.example.org/ops/app:1.0", {"app": b"payload\n"})
+    archive = tmp_path / "app.tar"
+    write_oci_archive(layout, archive)
+    out = tmp_path / "stick"
+    create_bundle(out, secret_key=signer.secret, image_archives=[archive], name="app")
+    return out
+
+
+def _verified(station: Station, media: Path) -> Transfer:
+    transfer = station.new_transfer(media)
+    transfer.inspect()
+    assert transfer.verify().accepted
+    return transfer
+
+
+def _approve_both(transfer: Transfer) -> None:
+    assert transfer.verification is not None
+    suffix = transfer.verification.bundle_digest[-8:]
+    transfer.approve(*ALICE)
+    assert transfer.state is TransferState.VERIFIED
+    transfer.approve(*VICTOR, typed_suffix=suffix)
+    assert transfer.state is TransferState.APPROVED
+
+
+def test_full_transfer_into_the_store(station: Station, media: Path) -> None:
+    transfer = _verified(station, media)
+    states: list[TransferState] = []
+    transfer.add_listener(lambda event: states.append(event.state))
+    _approve_both(transfer)
+    store = station.targets()[0]
+    receipt = transfer.import_into(store)
+    assert transfer.state is TransferState.DONE
+    assert [i.references for i in receipt.images] == [("registry.example.org/ops/app:1.0",)]
+    assert states == [TransferState.APPROVED, TransferState.IMPORTING, TransferState.DONE]
+    assert list(station.config.staging_dir.iterdir()) == []  # staging cleaned after import
+    index = json.loads((station.config.store_dir / "index.json").read_text())
+    assert index["manifests"]
+    check = station.audit.verify()
+    assert check.ok
+    events = [r["event"] for r in station.audit.records()]
+    for expected in ("bundle-opened", "verification", "approval", "import-step", "import-done"):
+        assert expected in events
+
+
+def test_import_is_refused_without_two_approvals(station: Station, media: Path) -> None:
+    transfer = _verified(station, media)
+    transfer.approve(*ALICE)
+    with pytest.raises(StepRefused, match="not approved"):
+        transfer.import_into(station.targets()[0])
+    assert not (station.config.store_dir / "index.json").exists()
+    refused = [r for r in station.audit.records() if r["event"] == "step-refused"]
+    assert refused and refused[-1]["step"] == "import"
+
+
+def test_steps_out_of_order_are_refused_and_audited(station: Station, media: Path) -> None:
+    transfer = station.new_transfer(media)
+    with pytest.raises(StepRefused, match="cannot verify now"):
+        transfer.verify()
+    with pytest.raises(StepRefused, match="cannot approve now"):
+        transfer.approve(*ALICE)
+    transfer.inspect()
+    with pytest.raises(StepRefused, match="cannot inspect now"):
+        transfer.inspect()
+    assert len([r for r in station.audit.records() if r["event"] == "step-refused"]) == 3
+
+
+def test_rejected_bundle_cannot_be_approved(station: Station, tmp_path: Path) -> None:
+    media = make_sums_bundle(tmp_path / "unsigned", {"a": b"1"}, signer=None)
+    transfer = station.new_transfer(media)
+    transfer.inspect()
+    assert not transfer.verify().accepted
+    assert transfer.state is TransferState.REJECTED
+    with pytest.raises(StepRefused):
+        transfer.approve(*ALICE)
+
+
+def test_new_media_forgets_approvals(station: Station, media: Path) -> None:
+    first = _verified(station, media)
+    first.approve(*ALICE)
+    second = station.new_transfer(media)  # the media was swapped and re-inserted
+    second.inspect()
+    second.verify()
+    assert second.approvals_needed() == 2
+    assert first.approvals == ()
+
+
+def test_abort_removes_staging_and_is_final(station: Station, media: Path) -> None:
+    transfer = _verified(station, media)
+    assert transfer.verification is not None and transfer.verification.staged is not None
+    staged = transfer.verification.staged.root
+    assert staged.exists()
+    transfer.abort("the media was removed")
+    assert transfer.state is TransferState.ABORTED
+    assert not staged.exists()
+    with pytest.raises(StepRefused):
+        transfer.approve(*ALICE)
+    aborts = [r for r in station.audit.records() if r["event"] == "abort"]
+    assert aborts[-1]["reason"] == "the media was removed"
+
+
+def test_unreadable_media_rejects_the_transfer(station: Station, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    transfer = station.new_transfer(empty)
+    with pytest.raises(BundleError, match=r"no bundle\.json or SHA256SUMS"):
+        transfer.inspect()
+    assert transfer.state is TransferState.REJECTED
+
+
+def test_station_open_cleans_staging_left_by_a_crash(station: Station) -> None:
+    leftover = station.config.staging_dir / "deadbeef"
+    leftover.mkdir()
+    (leftover / "half-copied").write_bytes(b"x")
+    reopened = Station.open(station.config.home)
+    assert list(reopened.config.staging_dir.iterdir()) == []
+    started = [r for r in AuditLog(reopened.config.audit_log).records()
+               if r["event"] == "station-started"]
+    assert started[-1]["staging_cleaned"] == 1
