@@ -1,0 +1,366 @@
+"""Push into an OCI registry (the site's local mirror) with skopeo.
+
+skopeo is Debian's well-kept registry client: it speaks the distribution protocol with
+retries, skips blobs the registry already has, and reads docker-archive and OCI layouts
+directly, so no hand-written protocol code sits between verified bytes and the mirror.
+TLS is verified unless the config marks the registry insecure or it is plain http on loopback;
+a CA file and credentials come from `[targets.registry]`. Credentials go to skopeo in a
+private auth file, never on its command line. After each push the manifest is read back: its
+bytes must hash to the digest skopeo reports, it must name the verified config, and an OCI
+image whose layers were already compressed must keep the verified manifest digest exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from station.errors import StationError
+from station.importing.base import (
+    ImageReceipt,
+    ImportFailed,
+    ImportPlan,
+    ImportStep,
+    ProgressMeter,
+    Receipt,
+    StagedBundle,
+    StepCallback,
+    image_references,
+    image_title,
+    report,
+    require_free_space,
+    utc_now,
+)
+from station.importing.convert import one_image_layout, work_folder
+from station.importing.files import deliver_files
+from station.importing.references import RetagRule, repository_path, retag, split_reference
+from station.importing.skopeo import run_skopeo
+from station.importing.sources import SourceImage, source_images
+from station.importing.store import file_steps
+from station.progress import ProgressCallback, check_cancel
+
+COMPRESSED_SUFFIXES = ("+gzip", "+zstd", ".gzip", ".zstd")
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where and how to reach the registry, from the URL and `[targets.registry]`."""
+
+    host: str  # host[:port]
+    prefix: str  # repository path prefix, "" or "mirror/"
+    tls: bool
+    insecure: bool = False
+    ca_file: Path | None = None
+    username: str | None = None
+    password_file: Path | None = None
+
+    @classmethod
+    def from_config(cls, url: str, table: dict[str, Any]) -> RegistrySettings:
+        """Parse `http[s]://HOST[:PORT][/PREFIX]` and the config's TLS and login keys."""
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise StationError(
+                f"{url!r} is not a registry URL",
+                hint="write it as https://HOST[:PORT] (or http:// for a loopback registry)",
+            )
+        insecure = bool(table.get("insecure", False))
+        tls = parts.scheme == "https"
+        if not tls and not insecure and not _is_loopback(parts.hostname or ""):
+            raise StationError(
+                f"the registry {url} is plain http on a network address",
+                hint="use https with ca_file, or set insecure = true in [targets.registry]",
+            )
+        prefix = parts.path.strip("/")
+        ca_file = table.get("ca_file")
+        password_file = table.get("password_file")
+        username = table.get("username")
+        if (username is None) != (password_file is None):
+            raise StationError("[targets.registry] needs both username and password_file")
+        return cls(
+            host=parts.netloc,
+            prefix=f"{prefix}/" if prefix else "",
+            tls=tls,
+            insecure=insecure,
+            ca_file=Path(ca_file) if ca_file else None,
+            username=str(username) if username is not None else None,
+            password_file=Path(password_file) if password_file else None,
+        )
+
+    @property
+    def verify_tls(self) -> bool:
+        return self.tls and not self.insecure
+
+    def destination(self, reference: str) -> str | None:
+        """`HOST/PREFIX/REPO:TAG` for a reference, or None for a digest-only one."""
+        _, tag = split_reference(reference)
+        if tag is None:
+            return None
+        return f"{self.host}/{self.prefix}{repository_path(reference)}:{tag}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RegistryTarget:
+    """Push every image with all its tags to one registry."""
+
+    name = "registry"
+
+    def __init__(
+        self,
+        settings: RegistrySettings,
+        *,
+        work_dir: Path,
+        home: Path,
+        retag_rules: tuple[RetagRule, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.work_dir = work_dir
+        self.home = home
+        self.retag_rules = retag_rules
+
+    def describe(self) -> str:
+        scheme = "https" if self.settings.tls else "http"
+        return f"the registry {scheme}://{self.settings.host}/{self.settings.prefix}"
+
+    def _access_args(self, folder: Path, direction: str) -> list[str]:
+        """TLS, CA and login flags for skopeo; `direction` is "dest-" for copy, "" for inspect."""
+        args = [f"--{direction}tls-verify={'true' if self.settings.verify_tls else 'false'}"]
+        if self.settings.ca_file is not None:
+            certs = folder / "certs"
+            certs.mkdir(exist_ok=True)
+            try:
+                shutil.copyfile(self.settings.ca_file, certs / "ca.crt")
+            except OSError as exc:
+                raise ImportFailed(
+                    f"cannot read the registry CA file {self.settings.ca_file}: {exc.strerror}"
+                ) from exc
+            args.append(f"--{direction}cert-dir={certs}")
+        if self.settings.username is not None and self.settings.password_file is not None:
+            args.append(f"--{direction}authfile={self._authfile(folder)}")
+        return args
+
+    def _authfile(self, folder: Path) -> Path:
+        assert self.settings.password_file is not None  # noqa: S101
+        try:
+            password = self.settings.password_file.read_text(encoding="utf-8").rstrip("\n")
+        except OSError as exc:
+            raise ImportFailed(
+                f"cannot read the registry password file {self.settings.password_file}: "
+                f"{exc.strerror}"
+            ) from exc
+        token = base64.b64encode(f"{self.settings.username}:{password}".encode()).decode()
+        path = folder / "auth.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"auths": {self.settings.host: {"auth": token}}}, out)
+        return path
+
+    def _inspect_raw(self, name: str, folder: Path, cancel: threading.Event | None) -> bytes:
+        args = ["inspect", "--raw", "--retry-times=2", *self._access_args(folder, "")]
+        out = run_skopeo(
+            [*args, f"docker://{name}"],
+            what=f"reading {name} back from the registry",
+            cancel=cancel,
+            hint="check that the registry is running and reachable, then import again",
+        )
+        return out.encode()
+
+    def check(self) -> str | None:
+        scheme = "https" if self.settings.tls else "http"
+        verify: bool | str = self.settings.verify_tls
+        if verify and self.settings.ca_file is not None:
+            verify = str(self.settings.ca_file)
+        try:
+            answer = requests.get(f"{scheme}://{self.settings.host}/v2/", timeout=10,
+                                  verify=verify)
+        except requests.RequestException as exc:
+            return f"the registry {self.settings.host} does not answer ({type(exc).__name__})"
+        if answer.status_code not in (200, 401):
+            return f"{self.settings.host} answered {answer.status_code}: not a registry"
+        return None
+
+    def plan(self, staged: StagedBundle) -> ImportPlan:
+        reason = self.check()
+        if reason is not None:
+            raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
+        steps: list[ImportStep] = []
+        convert = 0
+        for source in source_images(staged):
+            image = source.image
+            names = self._destinations(source)
+            if not names:
+                raise ImportFailed(
+                    f"{source.item.path}: image {image.config_digest} has no tag to push",
+                    hint="a registry stores images by name; ask the sender to tag it",
+                )
+            steps.append(
+                ImportStep(
+                    f"Push {image_title(image)} to {', '.join(names)}",
+                    image=image,
+                    item=source.item,
+                    bytes=image.total_size,
+                )
+            )
+            if not source.is_legacy:
+                convert = max(convert, image.total_size)
+        steps.extend(file_steps(staged))
+        require_free_space(self.work_dir, convert, "staging OCI images for skopeo")
+        require_free_space(self.home, sum(s.bytes for s in file_steps(staged)), "the files")
+        return ImportPlan(self.name, staged, tuple(steps))
+
+    def _destinations(self, source: SourceImage) -> list[str]:
+        names = []
+        for reference in image_references(source.item, source.image):
+            name = self.settings.destination(retag(reference, self.retag_rules))
+            if name is not None and name not in names:
+                names.append(name)
+        return names
+
+    def run(
+        self,
+        plan: ImportPlan,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_step: StepCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Receipt:
+        started = utc_now()
+        meter = ProgressMeter(plan.total_bytes, on_progress)
+        sources = {id(s.image): s for s in source_images(plan.staged)}
+        receipts: list[ImageReceipt] = []
+        for step in plan.steps:
+            if step.image is None:
+                continue
+            check_cancel(cancel, "import stopped")
+            report(on_step, step, "started")
+            meter.at(image_title(step.image))
+            try:
+                receipt, detail = self._push(sources[id(step.image)], cancel)
+            except Exception as exc:
+                report(on_step, step, "failed", str(exc))
+                raise
+            meter(step.bytes)
+            receipts.append(receipt)
+            report(on_step, step, "done", detail)
+        file_plan = [step for step in plan.steps if step.image is None]
+        for step in file_plan:
+            report(on_step, step, "started")
+        files = deliver_files(plan.staged, self.home, on_bytes=meter, cancel=cancel)
+        for step in file_plan:
+            report(on_step, step, "done")
+        meter.finish()
+        return Receipt(self.name, plan.staged.digest, tuple(receipts), files, started, utc_now())
+
+    def _push(self, source: SourceImage, cancel: threading.Event | None
+              ) -> tuple[ImageReceipt, str]:
+        image = source.image
+        names = self._destinations(source)
+        keep_digest = not source.is_legacy and all(
+            layer.media_type.endswith(COMPRESSED_SUFFIXES) for layer in image.layers
+        )
+        pushed = 0
+        digest = ""
+        with work_folder(self.work_dir) as folder:
+            source_name: str | None = None
+            for name in names:
+                existing = self._present(name, image.config_digest, folder, cancel)
+                if existing is not None and (not keep_digest or existing == image.manifest_digest):
+                    digest = existing
+                    continue
+                if source_name is None:
+                    source_name = self._source_name(source, folder, cancel)
+                digest = self._copy(source_name, name, folder, keep_digest, cancel)
+                pushed += 1
+                self._check_pushed(name, digest, image.config_digest, folder, cancel)
+                if keep_digest and digest != image.manifest_digest:
+                    raise ImportFailed(
+                        f"the registry holds {name} as {digest}, not the verified "
+                        f"{image.manifest_digest}",
+                        hint="report this; do not use the image from the registry",
+                    )
+        receipt = ImageReceipt(
+            references=tuple(names),
+            manifest_digest=digest,
+            config_digest=image.config_digest,
+            where=f"registry:{self.settings.host}",
+            bytes_copied=image.total_size if pushed else 0,
+        )
+        return receipt, "pushed" if pushed else "already in the registry"
+
+    def _source_name(self, source: SourceImage, folder: Path,
+                     cancel: threading.Event | None) -> str:
+        if source.is_legacy:
+            return f"docker-archive:{source.path}:@{source.legacy_index}"
+        return one_image_layout(source, folder / "layout", cancel=cancel)
+
+    def _copy(self, source_name: str, name: str, folder: Path, keep_digest: bool,
+              cancel: threading.Event | None) -> str:
+        digest_file = folder / "digest"
+        args = ["copy", "--quiet", "--retry-times=2", f"--digestfile={digest_file}"]
+        if keep_digest:
+            args.append("--preserve-digests")
+        args += self._access_args(folder, "dest-")
+        run_skopeo(
+            [*args, source_name, f"docker://{name}"],
+            what=f"pushing to {name}",
+            cancel=cancel,
+            hint="check that the registry is running, reachable and has space, then import "
+            "again; images already pushed are not sent again",
+        )
+        try:
+            return digest_file.read_text(encoding="ascii").strip()
+        except OSError as exc:
+            raise ImportFailed(f"skopeo did not report the digest of {name}") from exc
+
+    def _present(self, name: str, config_digest: str, folder: Path,
+                 cancel: threading.Event | None) -> str | None:
+        """The manifest digest of `name` when the registry already holds the verified image."""
+        try:
+            raw = self._inspect_raw(name, folder, cancel)
+        except ImportFailed as exc:
+            if "manifest unknown" in exc.message or "not found" in exc.message:
+                return None
+            raise
+        if _config_of(raw) != config_digest:
+            return None
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    def _check_pushed(self, name: str, digest: str, config_digest: str, folder: Path,
+                      cancel: threading.Event | None) -> None:
+        repository = name.rsplit(":", 1)[0]
+        raw = self._inspect_raw(f"{repository}@{digest}", folder, cancel)
+        actual = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if actual != digest or _config_of(raw) != config_digest:
+            raise ImportFailed(
+                f"the manifest read back for {name} does not match: digest {actual}, config "
+                f"{_config_of(raw)}; expected config {config_digest}",
+                hint="report this; do not use the image from the registry",
+            )
+
+
+def _config_of(raw: bytes) -> str | None:
+    try:
+        manifest = json.loads(raw)
+    except ValueError:
+        return None
+    config = manifest.get("config") if isinstance(manifest, dict) else None
+    digest = config.get("digest") if isinstance(config, dict) else None
+    return digest if isinstance(digest, str) else None

@@ -1,0 +1,99 @@
+"""The embedded store: what lands is what was verified; twice costs nothing; bad bytes stay out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from station.importing.base import ImportFailed, StepEvent
+from station.importing.store import StoreTarget
+from tests.importing_builders import APP, DB, TOOL, oci_archive, oci_layout, stage
+
+
+def _store(tmp_path: Path) -> StoreTarget:
+    return StoreTarget(tmp_path / "home" / "store", tmp_path / "home")
+
+
+def _index_refs(store: Path) -> dict[str, str]:
+    index = json.loads((store / "index.json").read_text())
+    return {
+        m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+        for m in index["manifests"]
+    }
+
+
+def test_images_land_under_their_references_with_the_verified_digests(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
+    oci_archive(tmp_path, staging / "tool.tar", {TOOL: 5000})
+    (staging / "notes.txt").write_text("read me\n")
+    staged = stage(staging)
+    target = _store(tmp_path)
+    events: list[StepEvent] = []
+
+    receipt = target.run(target.plan(staged), on_step=events.append)
+
+    verified = {image.references[0]: image for item in staged.items for image in item.images}
+    store = tmp_path / "home" / "store"
+    assert _index_refs(store) == {ref: verified[ref].manifest_digest for ref in (APP, DB, TOOL)}
+    for blob in (store / "blobs" / "sha256").iterdir():
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    assert {(i.references, i.config_digest) for i in receipt.images} == {
+        ((ref,), verified[ref].config_digest) for ref in (APP, DB, TOOL)
+    }
+    delivered = tmp_path / "home" / "received" / staged.digest.removeprefix("sha256:")
+    assert (delivered / "notes.txt").read_text() == "read me\n"
+    assert [f.path for f in receipt.files] == ["notes.txt"]
+    assert [e.status for e in events].count("done") == len(events) // 2 == 4
+
+
+def test_importing_the_same_images_again_copies_no_blob(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(staging)
+    target = _store(tmp_path)
+    target.run(target.plan(staged))
+    blobs = tmp_path / "home" / "store" / "blobs" / "sha256"
+    before = {p.name: p.stat().st_mtime_ns for p in blobs.iterdir()}
+    details: list[str] = []
+
+    receipt = target.run(target.plan(staged), on_step=lambda e: details.append(e.detail))
+
+    assert [image.bytes_copied for image in receipt.images] == [0, 0]
+    assert {p.name: p.stat().st_mtime_ns for p in blobs.iterdir()} == before
+    assert details.count("already in the store") == 2
+
+
+def test_a_staged_layer_changed_after_verification_never_lands(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(staging)
+    target = _store(tmp_path)
+    plan = target.plan(staged)
+    db = next(i for item in staged.items for i in item.images if i.references == (DB,))
+    layer = staging / "layout" / "blobs" / "sha256" / db.layers[0].digest.removeprefix("sha256:")
+    data = bytearray(layer.read_bytes())
+    data[-1] ^= 1
+    layer.write_bytes(bytes(data))
+
+    with pytest.raises(ImportFailed, match="hashes to"):
+        target.run(plan)
+
+    store = tmp_path / "home" / "store"
+    assert list(_index_refs(store)) == [APP]  # the finished image stays; the bad one is absent
+    blobs = store / "blobs" / "sha256"
+    assert db.layers[0].digest.removeprefix("sha256:") not in {p.name for p in blobs.iterdir()}
+    assert not [p for p in store.rglob(".partial-*")]
+
+
+def test_a_store_that_is_a_file_is_refused_before_anything_moves(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    oci_layout(staging / "layout", {APP: 100})
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "store").write_text("not a folder")
+
+    with pytest.raises(ImportFailed, match="is not a folder"):
+        _store(tmp_path).plan(stage(staging))
