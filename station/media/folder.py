@@ -3,8 +3,9 @@
 Each subfolder that appears in the watched folder is one inserted media, rooted at that
 subfolder; when it disappears, it is removed. Polling (default every 0.5 s) is enough for
 a person walking up with a disc and keeps this free of inotify's corner cases. A subfolder
-is reported only once it has stopped changing for one interval, so a copy in progress is
-not read half-way. Hidden entries (`.name`) and plain files are ignored.
+that appears while the source runs is reported once its top level has stopped changing for
+one interval, so a copy in progress is less likely to be read half-way (a drop tool should
+still copy elsewhere and rename into place). Hidden entries (`.name`) and files are ignored.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ class FolderMediaSource:
             if self._stop.wait(self.interval):
                 return
 
-    def poll_once(self, *, settle: bool = True) -> None:
-        """One scan, for callers that drive the source themselves (tests, a CLI loop)."""
+    def poll_once(self, callback: MediaCallback, *, settle: bool = True) -> None:
+        """One scan without the thread, for callers that drive the source themselves."""
+        if self._thread is not None:
+            raise RuntimeError("the folder media source is running on its own thread")
+        self._callback = callback
         self._scan(settle=settle)
 
     def _scan(self, *, settle: bool) -> None:
