@@ -11,7 +11,7 @@ import pytest
 from station.cli.main import main
 from station.errors import StationError
 from station.verify import minisign
-from station.verify.trust import TrustStore
+from station.verify.trust import KEY_LOADERS, TrustedKey, TrustStore
 
 
 def _public_key(tmp_path: Path, name: str) -> bytes:
@@ -157,3 +157,17 @@ def test_cli_list_defaults_to_the_station_homes_trust_folder(
     (tmp_path / "trust" / "ops.pub").write_bytes(_public_key(tmp_path, "ops"))
     assert main(["--home", str(tmp_path), "keys", "list"]) == 0
     assert "ops  minisign" in capsys.readouterr().out
+
+
+def test_a_new_key_format_with_a_longer_ending_takes_precedence(
+    tmp_path: Path, trust_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ssh_key(path: Path, data: bytes) -> TrustedKey:
+        return TrustedKey(path.name.removesuffix(".ssh.pub"), "ssh", "SHA256:x", path, data)
+
+    monkeypatch.setitem(KEY_LOADERS, ".ssh.pub", ssh_key)
+    (trust_dir / "ops.ssh.pub").write_bytes(b"ssh-ed25519 AAAA ops@example")
+    (trust_dir / "alice.pub").write_bytes(_public_key(tmp_path, "alice"))
+    store = TrustStore.load(trust_dir)
+    assert [(k.name, k.scheme) for k in store.keys] == [("alice", "minisign"), ("ops", "ssh")]
+    assert store.problems == ()

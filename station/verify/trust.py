@@ -175,19 +175,26 @@ KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
     ".asc": _openpgp_key,
     ".gpg": _openpgp_key,
 }
-"""File suffix -> loader; a new scheme adds its suffix here."""
+"""File name ending -> loader. A new scheme adds its ending here (`.ssh.pub`, `.cosign.pub`);
+the longest matching ending wins, so `alice.ssh.pub` never reaches the minisign loader. A
+loader names the key (the file name without that ending) and raises StationError for a file
+it cannot read."""
+
+
+def _loader_for(name: str) -> Callable[[Path, bytes], TrustedKey] | None:
+    lowered = name.lower()
+    endings = [end for end in KEY_LOADERS if lowered.endswith(end) and len(lowered) > len(end)]
+    return KEY_LOADERS[max(endings, key=len)] if endings else None
 
 
 def _load_key_file(path: Path) -> TrustedKey:
-    suffix = path.suffix.lower()
-    loader = KEY_LOADERS.get(suffix)
-    if suffix == ".key":
+    if path.name.lower().endswith(".key"):
         raise StationError(
             "looks like a secret key; it is ignored; keep secret keys off the station"
         )
-    if loader is None or not path.stem:
+    loader = _loader_for(path.name)
+    if loader is None:
         raise StationError(
             f"is not a key file; it is ignored (key files end in {', '.join(KEY_LOADERS)})"
         )
-    data = _read_key_file(path)
-    return loader(path, data)
+    return loader(path, _read_key_file(path))
