@@ -171,3 +171,18 @@ def test_a_new_key_format_with_a_longer_ending_takes_precedence(
     store = TrustStore.load(trust_dir)
     assert [(k.name, k.scheme) for k in store.keys] == [("alice", "minisign"), ("ops", "ssh")]
     assert store.problems == ()
+
+
+def test_a_crashing_key_loader_leaves_that_key_untrusted(
+    tmp_path: Path, trust_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(path: Path, data: bytes) -> TrustedKey:
+        raise ValueError("unexpected curve")
+
+    monkeypatch.setitem(KEY_LOADERS, ".pem", broken)
+    (trust_dir / "cosign.pem").write_bytes(b"-----BEGIN PUBLIC KEY-----\n")
+    (trust_dir / "alice.pub").write_bytes(_public_key(tmp_path, "alice"))
+    store = TrustStore.load(trust_dir)
+    assert [k.name for k in store.keys] == ["alice"]
+    [problem] = store.problems
+    assert "cosign.pem" in problem.message and "unexpected curve" in problem.message

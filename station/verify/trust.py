@@ -102,10 +102,16 @@ class TrustStore:
             try:
                 key = _load_key_file(path)
             except StationError as exc:
-                shown = directory / describe_name(entry)  # names may hold terminal escapes
-                problems.append(Finding(PROBLEM_CODE, f"{shown}: {exc.message}", str(path)))
+                why = exc.message
+            except (
+                Exception
+            ) as exc:  # a loader's bug leaves the key untrusted, not the station down
+                why = f"cannot be read as a key ({type(exc).__name__}: {exc})"
+            else:
+                keys.append(key)
                 continue
-            keys.append(key)
+            shown = directory / describe_name(entry)  # names may hold terminal escapes
+            problems.append(Finding(PROBLEM_CODE, f"{shown}: {why}", str(path)))
         keys.sort(key=lambda key: (key.name, key.scheme, key.path.name))
         unique, duplicates = _drop_duplicates(keys)
         return cls(directory=directory, keys=tuple(unique), problems=tuple(problems + duplicates))
