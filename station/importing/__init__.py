@@ -1,0 +1,74 @@
+"""Import verified, staged bundles into a target: the embedded store, a Docker engine, a registry.
+
+`make_target("store" | "store=DIR" | "docker" | "docker=SOCKET_URL" | "registry=URL", config)`
+builds the target the CLI's `--to` and the kiosk's import screen name; settings not in the
+spec come from `[targets.docker]` and `[targets.registry]` in station.toml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from station.config import StationConfig
+from station.errors import UsageError
+from station.importing.base import (
+    ImportFailed,
+    ImportPlan,
+    ImportStep,
+    ImportTarget,
+    Receipt,
+    StagedBundle,
+    StepEvent,
+)
+from station.importing.docker_engine import DEFAULT_SOCKET, DockerEngineTarget
+from station.importing.references import parse_retag_rules
+from station.importing.registry import RegistrySettings, RegistryTarget
+from station.importing.store import StoreTarget
+
+__all__ = [
+    "ImportFailed",
+    "ImportPlan",
+    "ImportStep",
+    "ImportTarget",
+    "Receipt",
+    "StagedBundle",
+    "StepEvent",
+    "make_target",
+]
+
+TARGET_KINDS = ("store", "docker", "registry")
+
+
+def make_target(spec: str, config: StationConfig) -> ImportTarget:
+    """The target a `--to` value names, configured from the station config."""
+    kind, _, value = spec.partition("=")
+    targets = config.table("targets")
+    work_dir = config.staging_dir / "work"
+    if kind == "store":
+        return StoreTarget(Path(value) if value else config.store_dir, config.home)
+    if kind == "docker":
+        table = targets.get("docker", {})
+        return DockerEngineTarget(
+            value or str(table.get("url", DEFAULT_SOCKET)),
+            work_dir=work_dir,
+            home=config.home,
+            retag_rules=parse_retag_rules(table.get("retag"), "[targets.docker]"),
+        )
+    if kind == "registry":
+        table = targets.get("registry", {})
+        url = value or table.get("url")
+        if not url:
+            raise UsageError(
+                "no registry named",
+                hint="use --to registry=URL or set url in [targets.registry]",
+            )
+        return RegistryTarget(
+            RegistrySettings.from_config(str(url), table),
+            work_dir=work_dir,
+            home=config.home,
+            retag_rules=parse_retag_rules(table.get("retag"), "[targets.registry]"),
+        )
+    raise UsageError(
+        f"unknown import target {spec!r}",
+        hint="use store[=DIR], docker[=SOCKET_URL] or registry=URL",
+    )
