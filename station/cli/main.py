@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.media",
     "station.cli.audit",
     "station.cli.operators",
+    "station.cli.importing",
 )
 
 
