@@ -20,6 +20,7 @@ from pathlib import Path
 from station.approval import OperatorStore, Role
 from station.bundle.create import create_bundle
 from station.bundle.model import ItemKind
+from station.errors import UsageError
 from station.imagebuild import build_oci_layout, write_oci_archive
 from station.verify.minisign import generate_keypair
 
@@ -67,6 +68,11 @@ class DemoHome:
 
 def build_demo_home(root: Path) -> DemoHome:
     """Build everything under `root` (created if missing): home, keys, operators, bundles."""
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(
+            f"{root} is not empty; the demo station is built in an empty folder",
+            hint="choose a new folder, or leave out --home to use a temporary one",
+        )
     root.mkdir(parents=True, exist_ok=True)
     home, keys, work = root / "home", root / "producer-keys", root / "build"
     for folder in (home / "trust", keys, work, root / "prepared", root / "media"):
@@ -192,17 +198,24 @@ class DemoFeed:
     def insert_next(self) -> DemoMedia | None:
         """Put the next demo media in (none while one is in); returns what went in."""
         with self._lock:
-            if self._current is not None:
-                return None
             media = self.demo.media[self._next % len(self.demo.media)]
-            self._next += 1
+        if self.insert(media):
+            return media
+        return None
+
+    def insert(self, media: DemoMedia) -> bool:
+        """Put this demo media in, unless one is in already."""
+        with self._lock:
+            if self._current is not None:
+                return False
+            self._next = self.demo.media.index(media) + 1
             staging = self.demo.root / f".inserting-{media.name}"
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(media.source, staging)
             target = self.demo.media_dir / media.name
             os.rename(staging, target)
             self._current = target
-            return media
+            return True
 
     def remove_current(self) -> bool:
         """Pull the media out: it disappears at once (rename), then is deleted."""

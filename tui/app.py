@@ -17,20 +17,16 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from station.approval import OperatorStore
-from station.media.events import MediaEvent, MediaInserted, MediaRemoved
+from station.media.events import DeviceInfo, MediaEvent, MediaInserted, MediaRemoved
 from tui.admin_gate import AdminGate
 from tui.messages import MediaArrived, MediaGone, MediaRefused, WorkFinished
 from tui.screens.failure import FailureScreen
 from tui.screens.waiting import WaitingScreen
 
 if TYPE_CHECKING:
+    from station.demo import DemoFeed
     from station.station import Station
     from station.workflow import Transfer
-
-    from station.demo import DemoFeed
-
-TERMINAL_STATES = {"done", "rejected", "aborted"}
-
 
 class StationApp(App[None], inherit_bindings=False):
     """The kiosk. `kiosk=True` (the default) leaves no way out but the admin credential."""
@@ -56,6 +52,8 @@ class StationApp(App[None], inherit_bindings=False):
         self.gate = gate or AdminGate(OperatorStore.from_config(station.config))
         self.demo = demo
         self.transfer: Transfer | None = None
+        self._arriving: DeviceInfo | None = None
+        """The device whose transfer is being opened (a worker is creating it)."""
         if not kiosk:
             self.bind("ctrl+q", "quit", description="Quit")
         if demo is not None:
@@ -97,7 +95,7 @@ class StationApp(App[None], inherit_bindings=False):
             self.post_message(MediaRefused(event.reason, event.device))
 
     def on_media_arrived(self, message: MediaArrived) -> None:
-        if self.transfer is not None and str(self.transfer.state) not in TERMINAL_STATES:
+        if self.transfer is not None and not self.transfer.finished:
             self.notify(
                 "Other media was inserted while a transfer is running; it is ignored. "
                 "Finish or remove the current media first.",
@@ -105,6 +103,7 @@ class StationApp(App[None], inherit_bindings=False):
             )
             return
         self.back_to_waiting()
+        self._arriving = message.device
         self._open_transfer(message.root, message.device)
 
     @work(thread=True, exit_on_error=False, group="transfer", name="reading the media")
@@ -116,26 +115,32 @@ class StationApp(App[None], inherit_bindings=False):
         if message.kind == "transfer":
             from tui.screens.contents import ContentsScreen
 
-            self.transfer = message.result
-            self.push_screen(ContentsScreen(message.result))
+            transfer = message.result
+            if self._arriving != transfer.device:  # pulled out before it was opened
+                self._close(transfer, "the media was removed before it was read")
+                return
+            self._arriving = None
+            self.transfer = transfer
+            self.push_screen(ContentsScreen(transfer))
 
     def on_media_gone(self, message: MediaGone) -> None:
+        if message.device == self._arriving:
+            self._arriving = None
         transfer = self.transfer
         if transfer is None or message.device != transfer.device:
             return
-        state = str(transfer.state)
+        state = transfer.state.value
+        finished = transfer.finished
         self.transfer = None
         for worker in self.workers:
             if worker.group != "abort":
                 worker.cancel()
-        if state in TERMINAL_STATES:
-            self.back_to_waiting()
-            return
-        from tui.screens.aborted import AbortedScreen
-
-        self._abort(transfer, f"media removed while the transfer was {state}")
+        self._close(transfer, f"the media was removed while the transfer was {state}")
         self.back_to_waiting()
-        self.push_screen(AbortedScreen(f"the media was removed while the transfer was {state}"))
+        if not finished:
+            from tui.screens.aborted import AbortedScreen
+
+            self.push_screen(AbortedScreen(f"the media was removed while the transfer was {state}"))
 
     def on_media_refused(self, message: MediaRefused) -> None:
         self.notify(f"Device refused: {message.reason}", severity="error", timeout=15)
@@ -143,6 +148,12 @@ class StationApp(App[None], inherit_bindings=False):
     @work(thread=True, exit_on_error=False, group="abort", name="aborting the transfer")
     def _abort(self, transfer: Transfer, reason: str) -> None:
         transfer.abort(reason)
+
+    @work(thread=True, exit_on_error=False, group="abort", name="closing the transfer")
+    def _close(self, transfer: Transfer, reason: str) -> None:
+        """Media gone: abort if still running (audited), and drop the staged copies."""
+        transfer.abort(reason)
+        transfer.close()
 
     # --- navigation ------------------------------------------------------------------------
 
@@ -163,7 +174,7 @@ class StationApp(App[None], inherit_bindings=False):
         from tui.screens.aborted import AbortedScreen
 
         transfer = self.transfer
-        if transfer is not None and str(transfer.state) not in TERMINAL_STATES:
+        if transfer is not None and not transfer.finished:
             self._abort(transfer, reason)
         self.go_to(AbortedScreen(reason, media_present=transfer is not None))
 
@@ -198,6 +209,6 @@ class StationApp(App[None], inherit_bindings=False):
         """A worker failed: abort the transfer it belonged to and say what to do."""
         transfer = self.transfer
         media_present = transfer is not None
-        if transfer is not None and str(transfer.state) not in TERMINAL_STATES:
+        if transfer is not None and not transfer.finished:
             self._abort(transfer, f"{during or 'a step'} failed: {error}")
         self.go_to(FailureScreen(error, during=during, media_present=media_present))

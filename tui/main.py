@@ -8,12 +8,17 @@ operator insert a genuine and a tampered bundle with a key press (or a few secon
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from station.errors import StationError
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,18 +41,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    scratch = None
+    if args.demo and not args.home:
+        scratch = Path(tempfile.mkdtemp(prefix="station-demo-"))
     try:
-        app = _build_app(args)
+        app = _build_app(args, scratch)
+        app.run()
     except StationError as exc:
         print(f"station-kiosk: error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"station-kiosk: what to do: {exc.hint}", file=sys.stderr)
         return exc.exit_code
-    app.run()
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
-def _build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _build_app(args: argparse.Namespace, scratch: Path | None) -> StationApp:
     from station.station import Station
 
     from tui.app import StationApp
@@ -56,8 +67,7 @@ def _build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from station.demo import DemoFeed, build_demo_home
         from station.media.folder import FolderMediaSource
 
-        root = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="station-demo-"))
-        demo_home = build_demo_home(root)
+        demo_home = build_demo_home(scratch or Path(args.home))
         feed = DemoFeed(demo_home, auto=not args.no_auto)
         station = Station.open(demo_home.home)
         return StationApp(station, FolderMediaSource(demo_home.media_dir), kiosk=False, demo=feed)

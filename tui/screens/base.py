@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from station.progress import Progress
+from tui.messages import WorkProgress
+
 if TYPE_CHECKING:
     from tui.app import StationApp
 
@@ -28,6 +31,10 @@ class StepScreen(Screen[None]):
         if not isinstance(app, StationApp):
             raise TypeError("step screens run inside StationApp")
         return app
+
+    def post_progress(self, progress: Progress) -> None:
+        """A core progress callback (runs on the worker thread): post, nothing else."""
+        self.post_message(WorkProgress(progress))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:

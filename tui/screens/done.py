@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from station.importing.base import Receipt
 from tui.screens.base import StepScreen
 from tui.widgets import DigestView, StepHeader, VerdictBadge
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from station.workflow import Transfer
 
 
-def receipt_text(receipt: Any, approvers: list[str]) -> Text:
+def receipt_text(receipt: Receipt, approvers: list[str]) -> Text:
     """What was imported where, with digests, and who approved it."""
     text = Text()
     text.append(f"Imported into: {receipt.target}\n")
@@ -39,7 +40,7 @@ def approver_names(transfer: Transfer) -> list[str]:
 class DoneScreen(StepScreen):
     """Shown until the media is removed; removal brings the waiting screen back."""
 
-    def __init__(self, transfer: Transfer, receipt: Any) -> None:
+    def __init__(self, transfer: Transfer, receipt: Receipt) -> None:
         super().__init__(classes="done-screen")
         self.transfer = transfer
         self.receipt = receipt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from station.importing.base import ImportTarget, StepEvent
 from tui.messages import ImportStep, WorkFinished, WorkProgress
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
@@ -24,7 +25,7 @@ _MARKS = {"started": "▶", "done": "✔", "skipped": "-", "failed": "✘"}
 class ImportScreen(StepScreen):
     """Runs `Transfer.import_into` for the station's default target in a worker."""
 
-    def __init__(self, transfer: Transfer, target: Any = None) -> None:
+    def __init__(self, transfer: Transfer, target: ImportTarget | None = None) -> None:
         super().__init__(classes="import-screen")
         self.transfer = transfer
         self.target = target
@@ -48,17 +49,19 @@ class ImportScreen(StepScreen):
         self.run_import(target)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="import", name="the import")
-    def run_import(self, target: Any) -> None:
+    def run_import(self, target: ImportTarget) -> None:
         worker = get_current_worker()
         receipt = self.transfer.import_into(
             target,
-            on_progress=lambda progress: self.post_message(WorkProgress(progress)),
-            on_step=lambda event: self.post_message(
-                ImportStep(event.step.description, event.status, event.detail)
-            ),
+            on_progress=self.post_progress,
+            on_step=self.post_step,
             cancel=worker.cancelled_event,
         )
         self.post_message(WorkFinished("receipt", receipt))
+
+    def post_step(self, event: StepEvent) -> None:
+        """Runs on the worker thread: one import step changed."""
+        self.post_message(ImportStep(event.step.description, event.status, event.detail))
 
     def on_work_progress(self, message: WorkProgress) -> None:
         message.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from station.progress import Progress
+from station.verify.verification import Verification
 from tui.messages import WorkFinished, WorkProgress
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
@@ -33,7 +34,7 @@ class VerifyScreen(StepScreen):
     def __init__(self, transfer: Transfer) -> None:
         super().__init__(classes="verify-screen")
         self.transfer = transfer
-        self.verification: Any = transfer.verification
+        self.verification: Verification | None = transfer.verification
         self.files_done: list[str] = []
         self._current: str | None = None
 
@@ -57,7 +58,7 @@ class VerifyScreen(StepScreen):
     def verify(self) -> None:
         worker = get_current_worker()
         result = self.transfer.verify(
-            on_progress=lambda progress: self.post_message(WorkProgress(progress)),
+            on_progress=self.post_progress,
             cancel=worker.cancelled_event,
         )
         self.post_message(WorkFinished("verification", result))
@@ -89,7 +90,7 @@ class VerifyScreen(StepScreen):
             message.stop()
             self._show(message.result)
 
-    def _show(self, verification: Any) -> None:
+    def _show(self, verification: Verification) -> None:
         self.verification = verification
         self.query_one("#verify-progress").display = False
         self.query_one("#verify-body").mount(VerificationView(verification, id="verdict-view"))

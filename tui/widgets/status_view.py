@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.widgets import Static
 
 from station.progress import format_size
+from station.station import StationStatus
+from tui.format import short_digest
 
 
-def status_text(status: Any) -> Text:
+def status_text(status: StationStatus) -> Text:
     """Plain lines with a ✔/✘ word for each thing that can be wrong."""
     text = Text()
     text.append("Station status\n", style="bold")
-    text.append(f"Staging: {format_size(status.staging_free)} free    "
-                f"Store: {format_size(status.store_free)} free\n")
-    text.append(f"Trust store: {len(status.keys)} key(s)\n")
+    text.append(f"Free space: staging {format_size(status.staging_free)}, "
+                f"store {format_size(status.store_free)}\n")
+    text.append(f"Trusted keys: {len(status.keys)}\n")
     for key in status.keys:
         text.append(f"  {key.name}  {key.scheme}  {key.fingerprint}\n")
     if not status.keys:
         text.append("  ✘ no trusted keys: every bundle will be rejected\n")
+    for problem in status.key_problems:
+        text.append(f"  ✘ {problem}\n")
     for target in status.targets:
         if target.problem is None:
-            text.append(f"✔ target {target.name}: reachable\n")
+            text.append(f"✔ target {target.name}: ready ({target.description})\n")
         else:
             text.append(f"✘ target {target.name}: {target.problem}\n")
-    if status.audit_ok:
-        text.append("✔ audit log healthy\n")
+    if status.audit.ok:
+        text.append(f"✔ audit log healthy ({status.audit.records} records)\n")
     else:
-        text.append(f"✘ audit log: {status.audit_problem}\n")
-    if status.last_transfers:
-        text.append("Last transfers\n", style="bold")
-        for line in status.last_transfers:
-            text.append(f"  {line}\n")
+        text.append(f"✘ AUDIT LOG BROKEN: {status.audit.describe()}\n")
+    text.append("Last transfers\n", style="bold")
+    for past in status.recent:
+        text.append(f"  {past.time[:19]}  {past.outcome:<8}  {short_digest(past.digest)}  "
+                    f"{past.detail}\n")
+    if not status.recent:
+        text.append("  none yet\n")
     return text
 
 
@@ -43,5 +47,5 @@ class StationStatusView(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("Reading the station status…", id=id, classes="panel status-view")
 
-    def show(self, status: Any) -> None:
+    def show(self, status: StationStatus) -> None:
         self.update(status_text(status))

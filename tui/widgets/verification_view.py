@@ -6,36 +6,32 @@ the bundle digest in groups of four. Text from the media is shown as plain `Text
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from station.bundle.model import Finding
+from station.verify.signatures import SignatureCheck
+from station.verify.verification import Verification
 from tui.widgets.digest_view import DigestView
 from tui.widgets.verdict_badge import VerdictBadge
 
 
-def signature_line(check: Any) -> Text:
-    """`✔ valid  release-2026  minisign  RWQ…  ` or `✘ not valid … because …`."""
-    valid = bool(getattr(check, "valid", False))
-    mark = "✔ valid    " if valid else "✘ NOT VALID"
-    signer = getattr(check, "signer", None) or "unknown signer"
-    scheme = getattr(check, "scheme", "")
-    fingerprint = getattr(check, "fingerprint", None) or "-"
-    line = Text(f"{mark}  {signer}  ({scheme}, key {fingerprint})")
-    reason = getattr(check, "reason", None) or getattr(check, "problem", None)
-    if not valid and reason:
-        line.append(f"\n             why: {reason}")
-    line.stylize("bold" if valid else "bold reverse", 0, len(mark))
+def signature_line(check: SignatureCheck) -> Text:
+    """`✔ valid  demo-release  (minisign, key 1A2B…)`, or `✘ NOT VALID …` with the reason."""
+    mark = "✔ valid    " if check.valid else "✘ NOT VALID"
+    signer = check.signer or "unknown signer"
+    line = Text(f"{mark}  {signer}  ({check.scheme}, key {check.fingerprint or '-'})")
+    line.append(f"\n             {check.file}: {check.reason}")
+    line.stylize("bold" if check.valid else "bold reverse", 0, len(mark))
     return line
 
 
 class VerificationView(Vertical):
     """Badge, sentence, signatures, problems, warnings, digest."""
 
-    def __init__(self, verification: Any, *, id: str | None = None) -> None:
+    def __init__(self, verification: Verification, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="verification-view")
         self.verification = verification
 
@@ -66,5 +62,5 @@ class VerificationView(Vertical):
         yield DigestView(result.bundle_digest, id="bundle-digest")
 
 
-def _where(finding: Any) -> str:
-    return f"{finding.path}: " if getattr(finding, "path", None) else ""
+def _where(finding: Finding) -> str:
+    return f"{finding.path}: " if finding.path else ""

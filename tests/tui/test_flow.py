@@ -1,0 +1,154 @@
+"""Pilot tests: the kiosk driven with keys through real transfers on a real demo station."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from textual.widgets import Input
+from textual.widgets.tree import TreeNode
+
+from station.demo import DEMO_IMAGE, DemoHome
+from station.workflow import TransferState
+from tests.tui.helpers import kiosk_app, screen_text, wait_until
+from tui.screens.aborted import AbortedScreen
+from tui.screens.approve import ApproveScreen
+from tui.screens.contents import ContentsScreen
+from tui.screens.done import DoneScreen
+from tui.screens.verify import VerifyScreen
+from tui.screens.waiting import WaitingScreen
+from tui.widgets.bundle_tree import BundleTree
+
+
+async def _type(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+async def _approve(pilot, name: str, pin: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    await _type(pilot, name)
+    await _type(pilot, pin)
+    await _type(pilot, suffix)
+
+
+def _labels(node: TreeNode[object]) -> Iterator[str]:
+    yield str(node.label)
+    for child in node.children:
+        yield from _labels(child)
+
+
+def _audit_events(demo: DemoHome) -> list[str]:
+    lines = (demo.home / "audit.log").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["event"] for line in lines]
+
+
+async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
+    app, feed = kiosk_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, WaitingScreen)
+        feed.insert(demo.media[0])
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        labels = list(_labels(app.screen.query_one(BundleTree).root))
+        assert "Images (1)" in labels and "SBOMs (1)" in labels and "Files (1)" in labels
+        assert DEMO_IMAGE in labels
+        assert "platform linux/amd64" in labels
+
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                         and app.screen.verification is not None, "the verdict")
+        text = screen_text(app)
+        assert "ACCEPTED" in text
+        assert "demo-release" in text
+        digest = app.screen.verification.bundle_digest
+        assert " ".join(digest.removeprefix("sha256:")[i:i + 4] for i in (0, 4)) in text
+
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
+        suffix = digest[-8:]
+        await _approve(pilot, "alice", "alice-pin", suffix)
+        await wait_until(pilot, lambda: len(app.transfer.approvals) == 1, "first approval")
+        assert "Approval 2 of 2" in screen_text(app)
+        await _approve(pilot, "bob", "bob-pin", suffix)
+
+        await wait_until(pilot, lambda: isinstance(app.screen, DoneScreen), "the receipt", 30)
+        text = screen_text(app)
+        assert DEMO_IMAGE in text
+        assert "alice (operator), bob (verifier)" in text
+        assert "Remove the media" in text
+        assert app.transfer.state is TransferState.DONE
+
+        feed.remove_current()
+        await wait_until(pilot, lambda: isinstance(app.screen, WaitingScreen), "the start")
+    index = json.loads((demo.home / "store" / "index.json").read_text())
+    assert DEMO_IMAGE in json.dumps(index)
+    events = _audit_events(demo)
+    assert events.count("approval") == 2
+    assert "import-done" in events
+
+
+async def test_tampered_bundle_is_rejected_and_cannot_be_approved(demo: DemoHome) -> None:
+    app, feed = kiosk_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed.insert(demo.media[1])
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                         and app.screen.verification is not None, "the verdict")
+        text = screen_text(app)
+        assert "REJECTED" in text
+        assert "files/transfer-request.txt" in text
+        assert "Remove the media. Nothing from it will be imported." in text
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, VerifyScreen), "no way to approve a rejected bundle"
+        assert app.transfer.state is TransferState.REJECTED
+        feed.remove_current()
+        await wait_until(pilot, lambda: isinstance(app.screen, WaitingScreen), "the start")
+    assert "import-done" not in _audit_events(demo)
+
+
+async def test_pulling_the_media_aborts_and_says_so(demo: DemoHome) -> None:
+    app, feed = kiosk_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed.insert(demo.media[0])
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                         and app.screen.verification is not None, "the verdict")
+        transfer = app.transfer
+        staged = transfer.verification.staged.root
+        assert staged.exists()
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
+
+        feed.remove_current()
+        await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
+        assert "the media was removed while the transfer was verified" in screen_text(app)
+        assert "Nothing from this media was imported." in screen_text(app)
+        await wait_until(pilot, lambda: transfer.state is TransferState.ABORTED, "abort")
+        await app.workers.wait_for_complete()
+        assert not staged.exists(), "staged copies are removed"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WaitingScreen), "the start")
+    assert "abort" in _audit_events(demo)
+
+
+async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) -> None:
+    app, feed = kiosk_app(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed.insert(demo.media[0])
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                         and app.screen.verification is not None, "the verdict")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
+        await _approve(pilot, "alice", "not-her-pin", "")
+        await wait_until(pilot, lambda: "Not approved" in screen_text(app), "the refusal")
+        assert "unknown operator or wrong PIN" in screen_text(app)
+        assert app.screen.query_one("#secret", Input).value == ""
+        assert app.transfer.approvals == ()
