@@ -90,3 +90,21 @@ def test_signature_made_by_openssl_verifies(tmp_path: Path) -> None:
     assert not cosign.verify(MANIFEST[:-1], signature, public.read_bytes()).valid
     spki = _openssl("pkey", "-pubin", "-in", str(public), "-outform", "DER")
     assert result.signer == hashlib.sha256(spki).hexdigest().upper()
+
+
+def test_trust_store_loads_cosign_keys_and_registry_checks_them(tmp_path: Path) -> None:
+    from station.bundle.model import SignatureFile
+    from station.verify.signatures import check_signatures
+    from station.verify.trust import TrustStore
+
+    key, pem = _keypair()
+    stranger, _ = _keypair()
+    (tmp_path / "release.cosign.pub").write_bytes(pem)
+    (tmp_path / "ci.pem").write_bytes(_keypair()[1])
+    trust = TrustStore.load(tmp_path)
+    assert [(k.name, k.scheme) for k in trust.keys] == [("ci", "cosign"), ("release", "cosign")]
+    good = SignatureFile("bundle.json.sig", _sign(key, MANIFEST))
+    bad = SignatureFile("other.sig", _sign(stranger, MANIFEST))
+    first, second = check_signatures(MANIFEST, [good, bad], trust)
+    assert first.valid and first.signer == "release" and first.scheme == "cosign"
+    assert not second.valid and "no trusted cosign key" in second.reason

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from station.bundle.model import SignatureFile
 from station.errors import StationError
-from station.verify import minisign, openpgp
+from station.verify import cosign, minisign, openpgp, sshsig
 from station.verify.trust import TrustedKey, TrustStore
 
 UNKNOWN_SCHEME = "unknown"
@@ -146,7 +146,12 @@ def _openpgp_key(
     return None
 
 
-_VERIFIERS: list[SignatureVerifier] = [MinisignVerifier(), OpenPGPVerifier()]
+_VERIFIERS: list[SignatureVerifier] = [
+    MinisignVerifier(),
+    OpenPGPVerifier(),
+    sshsig.SSHSigVerifier(),
+    cosign.CosignVerifier(),
+]
 
 
 def register_verifier(verifier: SignatureVerifier) -> None:

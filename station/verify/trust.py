@@ -18,7 +18,7 @@ from pathlib import Path
 from station.bundle.model import Finding
 from station.bundle.safety import describe_name, read_media_file
 from station.errors import StationError, UnsafePathError
-from station.verify import minisign, openpgp
+from station.verify import cosign, minisign, openpgp, sshsig
 
 MAX_KEY_FILE_BYTES = 1024 * 1024
 PROBLEM_CODE = "trust-key"
@@ -180,6 +180,9 @@ KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
     ".pub": _minisign_key,
     ".asc": _openpgp_key,
     ".gpg": _openpgp_key,
+    ".cosign.pub": cosign.trusted_key,
+    ".pem": cosign.trusted_key,
+    ".ssh.pub": sshsig.trusted_key,
 }
 """File name ending -> loader. A new scheme adds its ending here (`.ssh.pub`, `.cosign.pub`);
 the longest matching ending wins, so `alice.ssh.pub` never reaches the minisign loader. A
