@@ -10,6 +10,7 @@ import bz2
 import gzip
 import json
 import os
+import random
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -106,7 +107,7 @@ OCI_CASES: dict[str, tuple[Callable[[Members, ImageInfo], None], str]] = {
     "duplicate JSON key": (lambda m, i: m.update(
         {"index.json": b'{"schemaVersion":2,"manifests":[],"manifests":[]}'}), "duplicate key"),
     "deeply nested JSON": (lambda m, i: m.update({"index.json": b"[" * 100_000 + b"]" * 100_000}),
-                           "nested more than 64 levels"),
+                           "nested too deeply"),
     "manifest blob absent": (lambda m, i: m.pop(_blob(i.manifest_digest)),
                              r"manifest sha256:\w+ .*missing"),
     "layer blob absent": (lambda m, i: m.pop(_blob(i.layers[0].digest)),
@@ -327,3 +328,26 @@ def test_fifo_in_a_layout_folder_is_refused_without_blocking(tmp_path: Path) -> 
     os.mkfifo(root / "index.json")
     with pytest.raises(UnsafePathError, match="FIFO"):
         read()
+
+
+def test_random_corruption_gives_a_bundle_error_or_a_reading(tmp_path: Path) -> None:
+    """Flipped bytes anywhere (headers, JSON, gzip) never escape as another exception."""
+    members, _ = _valid(tmp_path)
+    sources = [_as_tar(tmp_path, members)[0].read_bytes(),
+               write_tar(tmp_path / "save.tar", _docker_members()).read_bytes()]
+    rng = random.Random(20260101)
+    target = tmp_path / "corrupt.tar"
+    outcomes = {"read": 0, "refused": 0}
+    for base in sources:
+        for _ in range(150):
+            data = bytearray(base)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            blob = bytes(data[: rng.randrange(len(data))] if rng.random() < 0.1 else data)
+            target.write_bytes(gzip.compress(blob) if rng.random() < 0.2 else blob)
+            try:
+                read_image_archive(target, LIMITS)
+                outcomes["read"] += 1
+            except BundleError:
+                outcomes["refused"] += 1
+    assert outcomes["refused"] > 50  # the corruption did reach the parsers

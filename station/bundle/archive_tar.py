@@ -207,7 +207,7 @@ class TarIndex:
     def _keep_if_json(self, tar: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> None:
         """While a gzip stream goes by, keep the members that may be JSON documents."""
         named = name in _JSON_NAMES or name.endswith(".json")
-        if not (named or name.startswith("blobs/")) or info.size > self._budget:
+        if not (named or name.startswith("blobs/")):
             return
         data = tar.extractfile(info)
         if data is None:  # cannot happen for a regular member; keep nothing then
@@ -215,6 +215,9 @@ class TarIndex:
         first = data.read(1)
         if not named and first not in (b"{", b" ", b"\t", b"\r", b"\n"):
             return
+        if info.size > self._budget:
+            cap = self._limits.max_archive_index_bytes
+            raise fail(self.label, f"the image index data is larger than the limit of {cap} bytes")
         self._kept[name] = first + data.read(info.size - 1) if info.size else b""
         self._budget -= info.size
 
@@ -233,9 +236,10 @@ class TarIndex:
         """Size of a regular member; one link that stays inside the archive is followed.
 
         docker save writes a layer that two images share once and links the second copy to it.
+        Blobs are named by their content, so a link under `blobs/` is never followed.
         """
         member = self.members.get(name)
-        if member is not None and member.kind == "link" and member.target is not None:
+        if member and member.kind == "link" and member.target and not name.startswith("blobs/"):
             target = self.members.get(member.target)
             if target is None or target.kind != "file":
                 raise fail(self.label, f"{what} ({name}) links to {member.target}, not a file")

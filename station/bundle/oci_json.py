@@ -43,7 +43,6 @@ LAYER_TYPES = frozenset(
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 
-MAX_JSON_DEPTH = 64
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ALGORITHM = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):")
 
@@ -84,39 +83,20 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _depth(data: bytes) -> int:
-    """Deepest bracket nesting, counted outside strings, so json never recurses too far."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
-
-
 def load_json(label: str, data: bytes, what: str) -> Any:
-    """Parse `data` strictly; `what` names the document in the error message."""
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise fail(label, f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    """Parse `data` strictly; `what` names the document in the error message.
+
+    json's C parser stops deep nesting with RecursionError, which is refused like bad JSON.
+    """
     try:
         return json.loads(
             data.decode("utf-8"),
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
         )
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise fail(label, f"{what} is nested too deeply to be an image document") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise fail(label, f"{what} is not valid JSON: {exc}") from None
 
 
