@@ -17,7 +17,11 @@ DIGEST = "sha256:" + "c" * 64
 @pytest.fixture(autouse=True)
 def only_these_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     # Other command groups are written in parallel; these tests need only their own.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("station.cli.audit", "station.cli.operators"))
+    monkeypatch.setattr(
+        cli,
+        "COMMAND_MODULES",
+        {"audit": "station.cli.audit", "operators": "station.cli.operators"},
+    )
 
 
 def _run(home: Path, *argv: str) -> int:

@@ -2,7 +2,8 @@
 
 Exit codes (scripts depend on them): 0 success, 1 rejected (verification or policy said no),
 2 usage or I/O error. Every command module exposes `register(subparsers)`; add new command
-groups to `COMMAND_MODULES`.
+groups to `COMMAND_MODULES`. Only the module of the command given is imported, which keeps
+`station verify` from paying for the Docker SDK at start-up.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "station.cli.inspect",
-    "station.cli.verify",
-    "station.cli.keys",
-    "station.cli.bundle",
-    "station.cli.media",
-    "station.cli.audit",
-    "station.cli.operators",
-    "station.cli.importing",
-)
+COMMAND_MODULES: dict[str, str] = {
+    "inspect": "station.cli.inspect",
+    "verify": "station.cli.verify",
+    "keys": "station.cli.keys",
+    "bundle": "station.cli.bundle",
+    "media": "station.cli.media",
+    "audit": "station.cli.audit",
+    "operators": "station.cli.operators",
+    "import": "station.cli.importing",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +41,20 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The command named on the line, so only its module (and its imports) need loading."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--home":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="station",
         description="Inspect, verify and import transfer bundles for an air-gapped network.",
@@ -52,14 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(sub)
+    chosen = _chosen_command(argv)
+    names = [COMMAND_MODULES[chosen]] if chosen else list(COMMAND_MODULES.values())
+    for name in names:
+        importlib.import_module(name).register(sub)
+    _accept_home_everywhere(parser)
     return parser
 
 
+def _accept_home_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `--home DIR` also follow the command (`station verify PATH --home DIR`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if not any("--home" in a.option_strings for a in child._actions):
+                    child.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                                       help=argparse.SUPPRESS)
+                _accept_home_everywhere(child)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
