@@ -8,6 +8,7 @@ a real verification.
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 from pathlib import Path
 
@@ -73,4 +74,68 @@ def docker_archive(work: Path, tar_path: Path, reference: str, size: int) -> Pat
          f"docker-archive:{tar_path}:{reference}"],
         check=True,
     )
+    return tar_path
+
+
+class _Pattern:
+    """`size` bytes of a seeded pattern, read like a file, never all in memory."""
+
+    def __init__(self, seed: bytes, size: int) -> None:
+        block = b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(256))
+        self.block = block * (1024 * 1024 // len(block))
+        self.left = size
+
+    def read(self, count: int = -1) -> bytes:
+        count = self.left if count < 0 else min(count, self.left)
+        if count <= len(self.block):
+            out = self.block[:count]
+        else:
+            out = (self.block * (count // len(self.block) + 1))[:count]
+        self.left -= count
+        return out
+
+
+def big_docker_archive(tar_path: Path, reference: str, size: int) -> Path:
+    """A legacy docker-archive whose one uncompressed layer holds `size` bytes, streamed.
+
+    For tests and benchmarks that need big images fast: nothing is compressed and nothing is
+    held in memory. `docker load` and skopeo accept it as they accept `docker save` output.
+    """
+    import json
+    import tarfile
+
+    layer_path = tar_path.with_name(tar_path.name + ".layer")
+    with tarfile.open(layer_path, "w", format=tarfile.PAX_FORMAT) as layer:
+        info = tarfile.TarInfo("data.bin")
+        info.size = size
+        info.mode = 0o644
+        layer.addfile(info, _Pattern(reference.encode(), size))  # type: ignore[arg-type]
+    hasher = hashlib.sha256()
+    with open(layer_path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            hasher.update(chunk)
+    diff_id = "sha256:" + hasher.hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2026-01-01T00:00:00Z",
+            "config": {"Labels": {"test": reference}},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        },
+        sort_keys=True,
+    ).encode()
+    config_hex = hashlib.sha256(config).hexdigest()
+    layer_id = diff_id.removeprefix("sha256:")
+    manifest = json.dumps(
+        [{"Config": f"{config_hex}.json", "RepoTags": [reference],
+          "Layers": [f"{layer_id}/layer.tar"]}]
+    ).encode()
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as out:
+        for name, data in ((f"{config_hex}.json", config), ("manifest.json", manifest)):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+        out.add(layer_path, arcname=f"{layer_id}/layer.tar")
+    layer_path.unlink()
     return tar_path
