@@ -138,6 +138,7 @@ def unmount(target: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `station-media-helper`; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     base = MEDIA_BASE
     if args[:1] == ["--base"] and len(args) > 1:

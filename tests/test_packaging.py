@@ -1,0 +1,176 @@
+"""The kiosk's system files, checked by the tools that will read them on the kiosk."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from station.media.mounts import HELPER_PATH
+
+PACKAGING = Path(__file__).resolve().parent.parent / "packaging"
+UNIT = PACKAGING / "systemd" / "station-kiosk.service"
+RULES = PACKAGING / "udev" / "90-station-media.rules"
+SUDOERS = PACKAGING / "sudoers" / "station-media"
+INSTALLER = PACKAGING / "install-offline.sh"
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed here")
+    return path
+
+
+def _unit_settings(path: Path) -> dict[tuple[str, str], list[str]]:
+    settings: dict[tuple[str, str], list[str]] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault((section, key), []).append(value)
+    return settings
+
+
+def _analyze(unit_text: str, tmp_path: Path) -> str:
+    """`systemd-analyze verify` on the unit, with ExecStart pointed at a stub that exists
+    (the station is not installed in /opt here); every warning it prints is returned."""
+    tool = _need("systemd-analyze")
+    stub = tmp_path / "station-kiosk"
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    unit = tmp_path / "station-kiosk.service"
+    unit.write_text(unit_text.replace("/opt/station/venv/bin/station-kiosk", str(stub)))
+    result = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True)
+    lines = (result.stdout + result.stderr).splitlines()
+    # A container without a booted systemd lacks the standard targets; that is not our unit.
+    return "\n".join(line for line in lines if "sysinit.target not found" not in line)
+
+
+def test_kiosk_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    assert _analyze(UNIT.read_text(), tmp_path) == ""
+
+
+def test_systemd_analyze_check_would_catch_a_mistake(tmp_path: Path) -> None:
+    broken = UNIT.read_text().replace("TTYReset=yes", "TTYReset=yes\nTTYRest=yes")
+    assert "TTYRest" in _analyze(broken, tmp_path)
+
+
+def test_kiosk_runs_unprivileged_on_tty1_and_always_comes_back() -> None:
+    s = _unit_settings(UNIT)
+    assert s[("Service", "User")] == ["kiosk"]
+    assert s[("Service", "TTYPath")] == ["/dev/tty1"]
+    assert s[("Service", "StandardInput")] == ["tty"]
+    assert s[("Service", "Restart")] == ["always"]
+    assert s[("Unit", "Conflicts")] == ["getty@tty1.service"]
+    for hardening in ("ProtectSystem", "ProtectHome", "PrivateTmp", "ProtectKernelModules"):
+        assert ("Service", hardening) in s
+    assert s[("Service", "ExecStart")] == ["/opt/station/venv/bin/station-kiosk"]
+
+
+MATCH_KEYS = {"ACTION", "SUBSYSTEM", "SUBSYSTEMS", "KERNEL", "DEVPATH", "ENV", "ATTR",
+              "ATTRS", "DRIVERS", "TAG", "PROGRAM", "RESULT"}
+ASSIGN_KEYS = {"ENV", "RUN", "GOTO", "LABEL", "OWNER", "GROUP", "MODE", "TAG", "SYMLINK",
+               "ATTR", "OPTIONS", "IMPORT"}
+TOKEN = re.compile(r'^([A-Z_]+)(\{[A-Za-z0-9_]+\})?\s*(==|!=|\+=|-=|:=|=)\s*"([^"]*)"$')
+
+
+def _rule_tokens(text: str) -> list[list[tuple[str, str, str]]]:
+    rules = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        tokens = []
+        for part in line.split(", "):
+            found = TOKEN.match(part.strip())
+            assert found, f"line {number}: not KEY op \"VALUE\": {part!r}"
+            key, _, op, value = found.groups()
+            allowed = MATCH_KEYS if op in ("==", "!=") else ASSIGN_KEYS
+            assert key in allowed, f"line {number}: {key} cannot be used with {op}"
+            tokens.append((key, op, value))
+        rules.append(tokens)
+    return rules
+
+
+def test_udev_rule_parses_and_its_gotos_land() -> None:
+    udevadm = shutil.which("udevadm")
+    if udevadm and "verify" in subprocess.run(
+        [udevadm, "--help"], capture_output=True, text=True
+    ).stdout:
+        result = subprocess.run([udevadm, "verify", str(RULES)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    rules = _rule_tokens(RULES.read_text())
+    labels = {v for rule in rules for k, _, v in rule if k == "LABEL"}
+    gotos = {v for rule in rules for k, _, v in rule if k == "GOTO"}
+    assert gotos and gotos <= labels
+    for rule in rules:
+        for key, _, value in rule:
+            if key == "RUN":
+                program = value.split()[0]
+                assert program.startswith("/"), "udev RUN needs an absolute path"
+                if Path("/usr/sbin/blockdev").exists():
+                    assert Path(program).exists(), f"{program} does not exist"
+
+
+def test_udev_rule_hides_usb_storage_from_automounters_and_sets_it_read_only() -> None:
+    assignments = {(k, v) for rule in _rule_tokens(RULES.read_text()) for k, op, v in rule
+                   if op in ("=", "+=")}
+    assert ("ENV", "1") in assignments  # UDISKS_IGNORE=1
+    assert "UDISKS_IGNORE" in RULES.read_text()
+    assert ("RUN", "/usr/sbin/blockdev --setro $devnode") in assignments
+    assert 'ENV{ID_BUS}!="usb", GOTO="station_media_end"' in RULES.read_text()
+
+
+def test_sudoers_rule_parses_and_allows_only_the_helper_the_code_calls() -> None:
+    visudo = _need("visudo")
+    result = subprocess.run([visudo, "-cf", str(SUDOERS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    grants = [line for line in SUDOERS.read_text().splitlines()
+              if line.startswith("kiosk ")]
+    assert grants == [f"kiosk ALL=(root) NOPASSWD: {HELPER_PATH}"]
+
+
+def test_offline_installer_fills_an_image_that_systemd_turns_into_user_and_folders(
+    tmp_path: Path,
+) -> None:
+    image = tmp_path / "image"
+    result = subprocess.run(
+        ["bash", str(INSTALLER), "--root", str(image)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    sudoers = image / "etc/sudoers.d/station-media"
+    assert stat.S_IMODE(sudoers.stat().st_mode) == 0o440
+    for path in ("etc/udev/rules.d/90-station-media.rules",
+                 "etc/systemd/system/station-kiosk.service",
+                 "opt/station/share/README.md"):
+        assert (image / path).is_file(), path
+
+    # What systemd does at the image's first boot, done now with --root.
+    subprocess.run([_need("systemd-sysusers"), f"--root={image}"], check=True,
+                   capture_output=True)
+    assert "kiosk:x:" in (image / "etc/passwd").read_text()
+    assert ":/usr/sbin/nologin" in (image / "etc/passwd").read_text()
+    subprocess.run([_need("systemd-tmpfiles"), f"--root={image}", "--create",
+                    "--prefix=/var/lib/station", "--prefix=/run/station"], check=True,
+                   capture_output=True)
+    home = (image / "var/lib/station").stat()
+    assert stat.S_IMODE(home.st_mode) == 0o750
+    assert (image / "run/station/media").is_dir()
+
+
+def test_offline_installer_without_a_wheelhouse_explains_itself(tmp_path: Path) -> None:
+    missing = subprocess.run(["bash", str(INSTALLER), str(tmp_path)], capture_output=True,
+                             text=True)
+    assert missing.returncode == 1
+    assert "no transfer_station-*.whl" in missing.stderr
+    usage = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "WHEELHOUSE" in usage.stderr
