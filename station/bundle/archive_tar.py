@@ -156,8 +156,7 @@ class TarIndex:
         cap = self._limits.max_archive_index_bytes
         if head.startswith(b"\x1f\x8b"):
             self.compressed = True
-            stream = gzip.GzipFile(fileobj=self._file, mode="rb")
-            self._source = _GuardedFile(stream, cap)
+            source = _GuardedFile(gzip.GzipFile(fileobj=self._file, mode="rb"), cap)
         else:
             for magic, kind in _MAGIC.items():
                 if head.startswith(magic):
@@ -166,9 +165,9 @@ class TarIndex:
                         f"is compressed with {kind}, which the station does not read",
                         hint="provide the archive uncompressed (docker save) or gzip-compressed",
                     )
-            self._source = _GuardedFile(self._file, cap)
+            source = _GuardedFile(self._file, cap)
         try:
-            self._walk()
+            self._walk(source)
         except _TooLarge:
             raise fail(self.label, f"a tar header is larger than {cap} bytes") from None
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -178,8 +177,8 @@ class TarIndex:
         except OSError as exc:
             raise fail(self.label, f"cannot read the archive: {exc}") from None
 
-    def _walk(self) -> None:
-        tar = tarfile.open(fileobj=self._source, mode="r:")  # noqa: SIM115 - closed with file
+    def _walk(self, source: _GuardedFile) -> None:
+        tar = tarfile.open(fileobj=source, mode="r:")  # noqa: SIM115 - closed with file
         count = 0
         while (info := tar.next()) is not None:
             count += 1
