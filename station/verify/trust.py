@@ -80,7 +80,7 @@ class TrustStore:
             raise StationError(
                 f"the trust store {directory} does not exist",
                 hint="create it and copy the signers' public keys into it "
-                "(*.pub for minisign, *.asc or *.gpg for OpenPGP), "
+                f"({', '.join('NAME' + end for end in KEY_LOADERS)}), "
                 "or set [trust] dir in station.toml",
             ) from exc
         except NotADirectoryError as exc:
