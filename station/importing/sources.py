@@ -44,9 +44,13 @@ class StagedItem:
         if self.path.is_file():
             try:
                 self._tar = tarfile.open(self.path, mode="r:*")
-            except (OSError, tarfile.TarError) as exc:
+                self._tar.getmembers()  # walk every header now: a damaged tar fails here
+            except (OSError, EOFError, tarfile.TarError) as exc:
+                if self._tar is not None:
+                    self._tar.close()
                 raise ImportFailed(
-                    f"cannot read the staged archive {self.path.name}: {exc}"
+                    f"cannot read the staged archive {self.path.name}: {exc}",
+                    hint="staging changed after verification; verify the bundle again",
                 ) from exc
         elif not self.path.is_dir():
             raise ImportFailed(

@@ -1,0 +1,166 @@
+"""Import into a real Docker engine (dockerd 20.10 on a private socket), and real `docker save`
+output into all three targets, read back from each."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import docker
+import pytest
+
+from station.importing.base import ImportFailed
+from station.importing.docker_engine import DockerEngineTarget
+from station.importing.references import RetagRule
+from station.importing.registry import RegistrySettings, RegistryTarget
+from station.importing.store import StoreTarget
+from tests.importing_builders import APP, DB, TOOL, docker_archive, oci_archive, stage
+from tests.real.servers import Dockerd, Registry
+
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
+
+MIRROR = (RetagRule("registry.example.org/ops/", "mirror.local/ops/"),)
+
+
+def _engine(
+    dockerd: Dockerd, tmp_path: Path, rules: tuple[RetagRule, ...] = ()
+) -> DockerEngineTarget:
+    return DockerEngineTarget(
+        dockerd.base_url, work_dir=tmp_path / "work", home=tmp_path / "home", retag_rules=rules
+    )
+
+
+def _forget(client: docker.DockerClient, *config_digests: str) -> None:
+    for digest in config_digests:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(digest, force=True)
+
+
+@pytest.fixture
+def client(dockerd: Dockerd) -> docker.DockerClient:
+    return docker.DockerClient(base_url=dockerd.base_url)
+
+
+def test_oci_and_legacy_archives_load_verified_and_retagged(
+    dockerd: Dockerd, client: docker.DockerClient, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    oci_archive(tmp_path, staging / "apps.tar", {APP: 3000, DB: 6000})
+    docker_archive(tmp_path, staging / "tool.tar", TOOL, 4000)
+    staged = stage(staging)
+    images = [i for item in staged.items for i in item.images]
+    _forget(client, *(i.config_digest for i in images))
+    target = _engine(dockerd, tmp_path, MIRROR)
+    details: list[str] = []
+
+    receipt = target.run(target.plan(staged), on_step=lambda e: details.append(e.detail))
+
+    for image in images:
+        loaded = client.images.get(image.config_digest)
+        assert loaded.id == image.config_digest
+        wanted = image.references[0].replace("registry.example.org/", "mirror.local/")
+        assert loaded.tags == [wanted]  # retagged; the original name is not left behind
+    assert {i.config_digest for i in receipt.images} == {i.config_digest for i in images}
+    assert details.count("loaded") == 3
+    assert not list((tmp_path / "work").iterdir())  # conversions cleaned up
+
+    again: list[str] = []
+    target.run(target.plan(staged), on_step=lambda e: again.append(e.detail))
+    assert again.count("already in the engine") == 3
+
+
+def test_an_engine_that_is_down_is_reported_before_anything_moves(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    oci_archive(tmp_path, staging / "apps.tar", {APP: 100})
+    target = DockerEngineTarget(
+        f"unix://{tmp_path}/no-engine.sock", work_dir=tmp_path / "work", home=tmp_path / "home"
+    )
+
+    assert "does not answer" in (target.check() or "")
+    with pytest.raises(ImportFailed, match="does not answer") as failure:
+        target.plan(stage(staging))
+    assert failure.value.hint
+
+
+def test_a_broken_archive_is_refused_by_the_engine_and_nothing_is_tagged(
+    dockerd: Dockerd, client: docker.DockerClient, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    archive = docker_archive(tmp_path, staging / "tool.tar", "example.org/broken:1", 3000)
+    staged = stage(staging)
+    image = staged.items[0].images[0]
+    _forget(client, image.config_digest)
+    plan = _engine(dockerd, tmp_path).plan(staged)
+    with tarfile.open(archive) as tar:  # flip one byte of the layer: the tar still reads
+        (entry,) = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        layer = tar.getmember(entry["Layers"][0])
+    data = bytearray(archive.read_bytes())
+    data[layer.offset_data + 600] ^= 0xFF
+    archive.write_bytes(bytes(data))  # staging damaged after verification
+
+    with pytest.raises(ImportFailed, match=r"the Docker engine refused tool\.tar") as failure:
+        _engine(dockerd, tmp_path).run(plan)
+    assert failure.value.hint
+
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("example.org/broken:1")
+
+
+@pytest.fixture(scope="module")
+def saved_archive(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real `docker save` output of Docker 20.10, for an image loaded from skopeo's archive."""
+    work = tmp_path_factory.mktemp("saved")
+    source = docker_archive(work, work / "source.tar", "example.org/saved/app:5", 20_000)
+    client = docker.DockerClient(base_url=dockerd.base_url)
+    with open(source, "rb") as handle:
+        (image,) = client.images.load(handle.read())
+    saved = work / "staging" / "saved.tar"
+    saved.parent.mkdir()
+    with open(saved, "wb") as out:
+        for chunk in image.save(named=True):
+            out.write(chunk)
+    client.images.remove(image.id, force=True)
+    return saved
+
+
+def test_docker_save_output_lands_in_store_engine_and_registry(
+    saved_archive: Path,
+    dockerd: Dockerd,
+    client: docker.DockerClient,
+    registry: Registry,
+    tmp_path: Path,
+) -> None:
+    staged = stage(saved_archive.parent)
+    (image,) = staged.items[0].images
+    assert image.references == ("example.org/saved/app:5",)
+
+    store = tmp_path / "store"
+    StoreTarget(store, tmp_path / "home").run(StoreTarget(store, tmp_path / "home").plan(staged))
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", f"oci:{store}:example.org/saved/app:5"],
+        check=True, capture_output=True,
+    ).stdout
+    assert json.loads(raw)["config"]["digest"] == image.config_digest
+
+    engine = _engine(dockerd, tmp_path)
+    engine.run(engine.plan(staged))
+    assert client.images.get("example.org/saved/app:5").id == image.config_digest
+
+    pushed = RegistryTarget(
+        RegistrySettings.from_config(registry.url, {}), work_dir=tmp_path / "w", home=tmp_path
+    )
+    (receipt,) = pushed.run(pushed.plan(staged)).images
+    assert receipt.references == (f"{registry.address}/saved/app:5",)
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false",
+         f"docker://{registry.address}/saved/app:5"],
+        check=True, capture_output=True,
+    ).stdout
+    assert json.loads(raw)["config"]["digest"] == image.config_digest
+    assert receipt.manifest_digest.startswith("sha256:")
