@@ -25,10 +25,11 @@ async def _type(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("enter")
 
 
-async def _approve(pilot, name: str, pin: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
+async def _approve(pilot, name: str, pin: str, suffix: str | None = None) -> None:  # type: ignore[no-untyped-def]
     await _type(pilot, name)
     await _type(pilot, pin)
-    await _type(pilot, suffix)
+    if suffix is not None:
+        await _type(pilot, suffix)
 
 
 def _labels(node: TreeNode[object]) -> Iterator[str]:
@@ -66,9 +67,13 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
         suffix = digest[-8:]
-        await _approve(pilot, "alice", "alice-pin", suffix)
+        assert digest[-8:] not in screen_text(app), "the suffix must come from the form"
+        await _approve(pilot, "alice", "alice-pin")
         await wait_until(pilot, lambda: len(app.transfer.approvals) == 1, "first approval")
         assert "Approval 2 of 2" in screen_text(app)
+        await _approve(pilot, "bob", "bob-pin", "00000000")
+        await wait_until(pilot, lambda: "Not approved" in screen_text(app), "the refusal")
+        assert "not the last 8 of the bundle digest" in screen_text(app)
         await _approve(pilot, "bob", "bob-pin", suffix)
 
         await wait_until(pilot, lambda: isinstance(app.screen, DoneScreen), "the receipt", 30)
@@ -147,8 +152,8 @@ async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) 
                          and app.screen.verification is not None, "the verdict")
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
-        await _approve(pilot, "alice", "not-her-pin", "")
+        await _approve(pilot, "alice", "not-her-pin")
         await wait_until(pilot, lambda: "Not approved" in screen_text(app), "the refusal")
         assert "unknown operator or wrong PIN" in screen_text(app)
-        assert app.screen.query_one("#secret", Input).value == ""
+        assert all(field.value == "" for field in app.screen.query(Input))
         assert app.transfer.approvals == ()

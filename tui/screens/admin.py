@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
@@ -29,10 +29,12 @@ class AdminLoginScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box", classes="panel"):
             yield Static("Admin login", classes="section-title")
-            yield Label("Admin name")
-            yield Input(id="admin-user", placeholder="admin")
-            yield Label("Admin PIN")
-            yield Input(id="admin-pin", password=True, placeholder="not shown")
+            with Horizontal(classes="form-row"):
+                yield Label("Admin name", classes="form-label")
+                yield Input(id="admin-user", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Admin PIN", classes="form-label")
+                yield Input(id="admin-pin", password=True, placeholder="not shown", compact=True)
             yield Static("", id="login-error", classes="problem")
         yield Footer()
 

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Label, Static
 
 from station.errors import StationError
+from tui.format import digest_lines
 from tui.messages import WorkFinished
 from tui.screens.base import StepScreen
-from tui.widgets import DigestView, StepHeader
+from tui.widgets import StepHeader
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -39,26 +40,41 @@ class ApproveScreen(StepScreen):
         digest = verification.bundle_digest if verification is not None else ""
         with Vertical(classes="panel", id="approve-form"):
             yield Static("", id="approver-title", classes="section-title")
-            yield DigestView(digest, id="approve-digest")
-            yield Label("Operator name")
-            yield Input(id="username", placeholder="your operator name")
-            yield Label("PIN or passphrase")
-            yield Input(id="secret", password=True, placeholder="not shown")
-            yield Label("Last 8 characters of the bundle digest, from the transfer request form")
-            yield Input(id="suffix", max_length=8, placeholder="e.g. 3f9c0a12")
+            yield Static(masked_digest(digest), id="approve-digest", classes="digest-view")
+            with Horizontal(classes="form-row"):
+                yield Label("Operator name", classes="form-label")
+                yield Input(id="username", placeholder="your operator name", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("PIN or passphrase", classes="form-label")
+                yield Input(id="secret", password=True, placeholder="not shown", compact=True)
+            with Horizontal(classes="form-row", id="suffix-row"):
+                yield Label("Last 8 of the digest", classes="form-label")
+                yield Input(id="suffix", max_length=8, placeholder="from the transfer request form",
+                            compact=True)
             yield Static("", id="approve-error", classes="problem")
-        yield Static("Fill in the form and press Enter.", classes="next-action")
+        yield Static("", classes="next-action")
         yield Footer()
 
     def on_mount(self) -> None:
         self._prompt()
 
+    @property
+    def order(self) -> int:
+        """Which approval the form is for: 1, then 2."""
+        return len(self.transfer.approvals) + 1
+
     def _prompt(self) -> None:
-        done = len(self.transfer.approvals)
-        needed = done + self.transfer.approvals_needed()
+        second = self.order > 1
         self.query_one("#approver-title", Static).update(
-            f"Approval {done + 1} of {needed}: "
-            + ("first operator" if done == 0 else "a second, different operator")
+            f"Approval {self.order} of 2: "
+            + ("a second, different operator" if second else "first operator")
+        )
+        self.query_one("#suffix-row").display = second
+        self.query_one(".next-action", Static).update(
+            "Second operator: type your name and PIN, then the last 8 characters of the digest "
+            "as written on the transfer request form, and press Enter."
+            if second else
+            "First operator: type your name and PIN and press Enter. Esc cancels the transfer."
         )
         for field in self.query(Input):
             field.value = ""
@@ -66,7 +82,7 @@ class ApproveScreen(StepScreen):
 
     @on(Input.Submitted)
     def next_field(self, event: Input.Submitted) -> None:
-        order = ["username", "secret", "suffix"]
+        order = ["username", "secret", "suffix"] if self.order > 1 else ["username", "secret"]
         index = order.index(event.input.id or "username")
         if index < len(order) - 1:
             self.query_one(f"#{order[index + 1]}", Input).focus()
@@ -74,11 +90,12 @@ class ApproveScreen(StepScreen):
             self.submit()
 
     def submit(self) -> None:
+        """Hand the form to the workflow (scrypt is slow: in a worker)."""
         if self.busy:
             return
         username = self.query_one("#username", Input).value.strip()
         secret = self.query_one("#secret", Input).value
-        suffix = self.query_one("#suffix", Input).value.strip() or None
+        suffix = self.query_one("#suffix", Input).value.strip() if self.order > 1 else None
         self.busy = True
         self.query_one("#approve-error", Static).update("Checking…")
         self.approve(username, secret, suffix)
@@ -98,12 +115,12 @@ class ApproveScreen(StepScreen):
         if message.kind == "approval-refused":
             error: Any = message.result
             text = error.message + (f" — {error.hint}" if error.hint else "")
+            self._prompt()
             self.query_one("#approve-error", Static).update(f"✘ Not approved: {text}")
-            self.query_one("#secret", Input).value = ""
             return
         self.query_one("#approve-error", Static).update("")
         if self.transfer.approvals_needed() > 0:
-            self.notify("Approval recorded. Now the second operator.")
+            self.notify("Approval recorded. Now a second, different operator.")
             self._prompt()
             return
         from tui.screens.importing import ImportScreen
@@ -112,3 +129,11 @@ class ApproveScreen(StepScreen):
 
     def action_cancel(self) -> None:
         self.station_app.abort_transfer("the operators cancelled at the approval step")
+
+
+def masked_digest(digest: str) -> str:
+    """The digest with its last 8 characters hidden: those come from the request form."""
+    lines = digest_lines(digest)
+    if lines:
+        lines[-1] = lines[-1][: -len("xxxx xxxx")] + "•••• ••••"
+    return "Bundle digest (sha256), last 8 characters hidden:\n" + "\n".join(lines)
