@@ -6,12 +6,15 @@ It runs as a child process so a stop request can end it; its stderr is kept for 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import threading
 
 from station.importing.base import ImportFailed
 from station.progress import check_cancel
+
+_QUERY = re.compile(r"(https?://[^\s\"?]+)\?[^\s\"]*")
 
 
 def skopeo_path() -> str:
@@ -61,4 +64,5 @@ def last_reason(stderr: str) -> str:
     marker = 'msg="'
     if marker in line:
         line = line.split(marker, 1)[1].rstrip('"')
-    return line.replace('\\"', '"')
+    line = line.replace('\\"', '"')
+    return _QUERY.sub(r"\1", line)  # upload URLs carry long opaque state

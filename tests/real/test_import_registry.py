@@ -1,0 +1,162 @@
+"""Push into a real docker-registry on 127.0.0.1: read back, a registry that is down, and one
+killed mid-push whose retry finishes without pushing finished images again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from station.errors import StationError
+from station.importing.base import ImportFailed, StepEvent
+from station.importing.registry import RegistrySettings, RegistryTarget
+from tests.importing_builders import (
+    APP,
+    DB,
+    TOOL,
+    big_docker_archive,
+    docker_archive,
+    oci_archive,
+    oci_layout,
+    stage,
+)
+from tests.real.servers import Registry, free_port
+
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
+
+
+def _target(url: str, tmp_path: Path) -> RegistryTarget:
+    return RegistryTarget(
+        RegistrySettings.from_config(url, {}), work_dir=tmp_path / "work", home=tmp_path / "home"
+    )
+
+
+def _raw(name: str) -> bytes:
+    return subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{name}"],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def _bundle(tmp_path: Path) -> Path:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    oci_archive(tmp_path, staging / "apps.tar", {APP: 3000, DB: 8000})
+    docker_archive(tmp_path, staging / "tool.tar", TOOL, 5000)
+    oci_layout(staging / "layout", {"example.org/plain/thing:9": 2000})
+    return staging
+
+
+def test_every_image_is_pushed_and_read_back_with_the_verified_digests(
+    registry: Registry, tmp_path: Path
+) -> None:
+    staged = stage(_bundle(tmp_path))
+    target = _target(registry.url, tmp_path)
+    details: list[str] = []
+
+    receipt = target.run(target.plan(staged), on_step=lambda e: details.append(e.detail))
+
+    verified = {i.references[0]: i for item in staged.items for i in item.images}
+    assert len(receipt.images) == 4
+    for image in receipt.images:
+        (name,) = image.references
+        raw = _raw(name)
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == image.manifest_digest
+        source = next(v for ref, v in verified.items() if ref.split("/", 1)[1] in name)
+        assert json.loads(raw)["config"]["digest"] == source.config_digest
+        if source.manifest_digest:  # OCI with compressed layers: the very manifest verified
+            assert image.manifest_digest == source.manifest_digest
+    assert f"{registry.address}/ops/app:1.2" in {i.references[0] for i in receipt.images}
+    assert details.count("pushed") == 4
+
+    again: list[str] = []
+    target.run(target.plan(staged), on_step=lambda e: again.append(e.detail))
+    assert again.count("already in the registry") == 4
+
+
+def test_a_registry_that_is_down_is_reported_before_anything_moves(tmp_path: Path) -> None:
+    staged = stage(_bundle(tmp_path))
+    target = _target(f"http://127.0.0.1:{free_port()}", tmp_path)
+
+    with pytest.raises(ImportFailed, match="does not answer") as failure:
+        target.plan(staged)
+    assert failure.value.hint
+
+
+def test_plain_http_to_a_network_address_is_refused_unless_marked_insecure() -> None:
+    with pytest.raises(StationError, match="plain http"):
+        RegistrySettings.from_config("http://mirror.example.org:5000", {})
+    settings = RegistrySettings.from_config("http://mirror.example.org:5000", {"insecure": True})
+    assert not settings.verify_tls
+    assert RegistrySettings.from_config("mirror.example.org", {}).verify_tls
+
+
+def test_a_registry_killed_mid_push_fails_clearly_and_a_retry_skips_finished_images(
+    registry: Registry, tmp_path: Path
+) -> None:
+    staged = stage(_bundle(tmp_path))
+    target = _target(registry.url, tmp_path)
+    plan = target.plan(staged)
+    started: list[StepEvent] = []
+
+    def kill_on_second_image(event: StepEvent) -> None:
+        if event.status == "started":
+            started.append(event)
+            if len(started) == 2:
+                registry.kill()
+
+    with pytest.raises(ImportFailed) as failure:
+        target.run(plan, on_step=kill_on_second_image)
+    assert "127.0.0.1" in failure.value.message
+    assert failure.value.hint and "import again" in failure.value.hint
+
+    registry.start()  # same port, same storage
+    details: list[str] = []
+    receipt = target.run(target.plan(staged), on_step=lambda e: details.append(e.detail))
+
+    assert details[:2] == ["", "already in the registry"]
+    assert details.count("pushed") == 3
+    for image in receipt.images:
+        assert json.loads(_raw(image.references[0]))["config"]["digest"] == image.config_digest
+
+
+def test_a_registry_killed_while_a_blob_is_uploading_fails_and_a_retry_completes(
+    registry: Registry, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    big_docker_archive(staging / "big.tar", "example.org/big/app:1", 120 * 1024 * 1024)
+    staged = stage(staging)
+    target = _target(registry.url, tmp_path)
+    plan = target.plan(staged)
+    uploads = registry.root / "data" / "docker" / "registry" / "v2" / "repositories"
+    killed = threading.Event()
+
+    def kill_once_bytes_arrive() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed.is_set():
+            if any(p.stat().st_size > 0 for p in uploads.glob("big/app/_uploads/*/data")):
+                registry.kill()
+                killed.set()
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_once_bytes_arrive)
+    watcher.start()
+    try:
+        with pytest.raises(ImportFailed, match=r"pushing to .*big/app:1 failed") as failure:
+            target.run(plan)
+    finally:
+        killed.set()
+        watcher.join()
+    assert "?_state=" not in failure.value.message
+
+    registry.start()
+    (receipt,) = target.run(target.plan(staged)).images
+    (image,) = staged.items[0].images
+    assert json.loads(_raw(receipt.references[0]))["config"]["digest"] == image.config_digest
