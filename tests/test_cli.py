@@ -88,7 +88,7 @@ def test_garbage_manifest_is_an_error_not_a_traceback(tmp_path: Path, home: Path
     (tmp_path / "bundle.json").write_bytes(b"\x00\xff{not json")
     result = station("inspect", tmp_path, home=home)
     assert result.returncode == 2
-    assert "bundle.json is not valid JSON" in result.stderr
+    assert "bundle.json: the manifest is not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
 
 

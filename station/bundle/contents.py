@@ -143,4 +143,6 @@ def _read_item_images(root: Path, item: Item, limits: Limits) -> tuple[ImageInfo
     with open_media_file(root, item.path, max_size=limits.max_file_bytes) as media_file:
         # Read through the descriptor that passed the safety checks, so a link swapped in
         # after the check cannot redirect the reader.
-        return read_image_archive(Path(f"/proc/self/fd/{media_file.fd}"), limits)
+        return read_image_archive(
+            Path(f"/proc/self/fd/{media_file.fd}"), limits, display_name=item.path
+        )

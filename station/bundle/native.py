@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from station.bundle.model import BundleInfo, Entry, Finding, Item, ItemKind
+from station.bundle.oci_json import load_json
 from station.bundle.safety import check_relative_path
 from station.errors import BundleError, UnsafePathError
 
@@ -23,15 +24,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TOP_KEYS = {"format", "version", "name", "channel", "sequence", "created", "producer", "items"}
 _ITEM_KEYS = {"path", "size", "sha256", "kind", "references", "files"}
 _FILE_KEYS = {"path", "size", "sha256"}
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise BundleError(f"{MANIFEST_NAME}: key {key!r} appears twice in one object")
-        result[key] = value
-    return result
 
 
 def _require(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -68,11 +60,7 @@ def _file_entry(obj: Any, prefix: str, where: str) -> Entry:
 
 def parse_manifest(data: bytes) -> tuple[BundleInfo, list[Item], list[Finding]]:
     """The descriptive fields, the items, and per-path problems (unsafe, duplicate)."""
-    try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{MANIFEST_NAME} is not valid JSON: {exc}") from exc
-    doc = _check_keys(doc, _TOP_KEYS, "the manifest")
+    doc = _check_keys(load_json(MANIFEST_NAME, data, "the manifest"), _TOP_KEYS, "the manifest")
     if doc.get("format") != FORMAT_ID or doc.get("version") != FORMAT_VERSION:
         raise BundleError(
             f"{MANIFEST_NAME} is not a {FORMAT_ID} version {FORMAT_VERSION} manifest",
