@@ -23,21 +23,20 @@ def run(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def bundle_image(tmp_path: Path, signer: Signer) -> Path:
-    """An ext4 image holding a signed bundle (an OCI archive and a file), filled by mkfs
-    itself so it was never mounted writable."""
+def bundle_image(tmp_path: Path, signer: Signer, payload: int = 0) -> Path:
+    """An ext4 image holding a signed bundle (an OCI archive, a file and, with `payload`,
+    a file of that many bytes), filled by mkfs itself so it was never mounted writable."""
     content = tmp_path / "content"
     layout = tmp_path / "layout"
     build_oci_layout(layout, "registry.local/app:1.0", {"app/hello.txt": b"hello\n"})
     write_oci_archive(layout, tmp_path / "app.oci.tar")
-    make_sums_bundle(
-        content,
-        {
-            "app.oci.tar": (tmp_path / "app.oci.tar").read_bytes(),
-            "docs/readme.txt": b"read me\n" * 1000,
-        },
-        signer,
-    )
+    files = {
+        "app.oci.tar": (tmp_path / "app.oci.tar").read_bytes(),
+        "docs/readme.txt": b"read me\n" * 1000,
+    }
+    if payload:
+        files["payload.bin"] = bytes(range(256)) * (payload // 256)
+    make_sums_bundle(content, files, signer)
     image = tmp_path / "stick.img"
     run("mkfs.ext4", "-q", "-F", "-L", "TRANSFER", "-d", str(content), str(image), "24M")
     return image

@@ -4,6 +4,7 @@ project's real pyudev monitor (`station media watch`) running inside the testbed
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -137,3 +138,37 @@ def test_a_fake_stick_over_a_real_loop_device_is_mounted_read_only_then_released
         assert existing_mounts(device) == [], "pulling the stick unmounts it"
         assert not root.exists()
     assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="loop devices and mount need root")
+@pytest.mark.skipif(bool(missing_loop_tools()), reason=f"missing: {missing_loop_tools()}")
+def test_pulling_the_stick_mid_verification_aborts_and_keeps_nothing(
+    tmp_path: Path, signer: Signer
+) -> None:
+    home = tmp_path / "home"
+    (home / "trust").mkdir(parents=True)
+    for key in signer.trust.iterdir():
+        (home / "trust" / key.name).write_bytes(key.read_bytes())
+    image = bundle_image(tmp_path, signer, payload=8 * 1024 * 1024)
+    child = Path(__file__).parent / "umockdev" / "pull_mid_verify.py"
+    with attached(image) as device, FakeUdev() as udev:
+        stick, stick_path = usb_stick("sdb", devnode=device)
+        udev.add(stick)
+        udev.spawn([sys.executable, str(child), str(home), str(tmp_path / "media")])
+        assert "inserted" in udev.child_json()
+        assert "verifying" in udev.child_json(), "hashing started and is held mid-read"
+
+        udev.remove(stick_path)
+        removed = udev.child_json()
+        assert removed == {"removed": device, "present": False}
+        final = udev.child_json()
+        assert final["state"] == "aborted"
+        assert final["verify"].startswith("Cancelled")
+        assert final["staging"] == [], "nothing partial is kept"
+        assert udev.child_line() is None
+        assert existing_mounts(device) == []
+
+    audit = [json.loads(line) for line in (home / "audit.log").read_text().splitlines()]
+    aborts = [r for r in audit if r["event"] == "abort"]
+    assert [r.get("reason") for r in aborts] == ["the media was removed"]
+    assert not any(r["event"] == "verification" for r in audit)
