@@ -63,6 +63,7 @@ EVENTS = frozenset(
         "policy-override",
         "state-change",
         "step-refused",
+        "step-refused",
         "station-started",
         RECOVERED_EVENT,
     }
