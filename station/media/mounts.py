@@ -77,7 +77,8 @@ class Mounter:
         self._call(["mount", device.device, device.fs_type, name], device.device)
         root = self.base / name
         check = existing_mounts(device.device)
-        if not any(m.mountpoint == str(root) and "ro" in m.opts.split(",") for m in check):
+        wanted = os.path.realpath(root)
+        if not any(m.mountpoint == wanted and "ro" in m.opts.split(",") for m in check):
             self._call(["unmount", name], device.device)
             raise MediaError(f"{device.device}: the read-only mount at {root} did not appear")
         return MediaRef(root, device, owned=True, _present=present)

@@ -172,10 +172,16 @@ class UdevMediaSource:
         if self._thread is not None:
             raise RuntimeError("the udev media source is already started")
         self._callback = callback
-        monitor = pyudev.Monitor.from_netlink(self._context)
-        for subsystem in WATCHED_SUBSYSTEMS:
-            monitor.filter_by(subsystem)
-        monitor.start()  # before listing, so nothing inserted in between is missed
+        try:
+            monitor = pyudev.Monitor.from_netlink(self._context)
+            for subsystem in WATCHED_SUBSYSTEMS:
+                monitor.filter_by(subsystem)
+            monitor.start()  # before listing, so nothing inserted in between is missed
+        except (OSError, ValueError) as exc:
+            raise MediaError(
+                f"cannot listen to udev for USB media: {exc}",
+                hint="run on a system with udev (systemd-udevd), or watch a folder instead",
+            ) from exc
         self._monitor = monitor
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="udev-media", daemon=True)
@@ -219,6 +225,9 @@ class UdevMediaSource:
         if action == "remove":
             self._removed(sys_path)
             return
+        if action == "change" and sys_path in self._tracked:
+            self._changed(sys_path, device)
+            return
         if action not in ("add", "change") or sys_path in self._tracked:
             return
         if device.subsystem == "block":
@@ -238,6 +247,23 @@ class UdevMediaSource:
             return
         self._refused_usb.add(str(usb.sys_path))
         self._post(MediaRefused(device_info(device), reason))
+
+    def _changed(self, sys_path: str, device: Any) -> None:
+        """A card reader's medium was swapped or taken out: no "remove" comes, only "change".
+        Anything that is no longer the same filesystem counts as a removal (then a new media).
+        """
+        held = self._tracked[sys_path]
+        before = held.device if isinstance(held, MediaRef) else held
+        verdict = storage_verdict(device)
+        now = device_info(device) if verdict is not None else None
+        same = now is not None and (now.fs_type, now.uuid, now.size) == (
+            before.fs_type, before.uuid, before.size
+        )
+        if same:
+            return
+        self._removed(sys_path)
+        if now is not None:
+            self._handle("add", device, hotplug=True)
 
     def _inserted(self, info: DeviceInfo) -> None:
         if self._mounter is None:

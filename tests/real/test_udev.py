@@ -96,6 +96,29 @@ def test_a_keyboard_plugged_in_is_refused_once_and_an_unknown_filesystem_is_refu
         assert udev.child_json()["event"] == "removed"
 
 
+def test_a_card_reader_whose_card_is_swapped_reports_removed_then_the_new_card() -> None:
+    # A card reader stays plugged in: taking the card out sends "change", not "remove".
+    reader, reader_path = usb_stick(
+        "sde", port="1-5", vendor="Generic", model="SD Reader", partitioned=False,
+        fs_type="vfat", uuid="AAAA-0001", label="CARD1",
+    )
+    with FakeUdev() as udev:
+        udev.add(reader)
+        udev.spawn([*WATCH, "--count", "3"])
+        assert udev.child_json()["uuid"] == "AAAA-0001"
+
+        udev.change(reader_path, {"A:size": "0"})  # card out
+        gone = udev.child_json()
+        assert (gone["event"], gone["uuid"]) == ("removed", "AAAA-0001")
+
+        udev.change(reader_path, {  # another card in
+            "A:size": "8192", "E:ID_FS_UUID": "BBBB-0002", "E:ID_FS_LABEL": "CARD2",
+        })
+        new = udev.child_json()
+        assert (new["event"], new["uuid"], new["label"]) == ("inserted", "BBBB-0002", "CARD2")
+        assert udev.child_line() is None
+
+
 def test_watch_prints_one_readable_line_per_event() -> None:
     stick, _ = usb_stick("sdb", vendor="SanDisk", model="Cruzer Blade")
     with FakeUdev() as udev:

@@ -74,6 +74,10 @@ class FakeUdev:
         """Send "remove" for the device, then take it out of /sys."""
         self._command({"remove": sys_path})
 
+    def change(self, sys_path: str, values: dict[str, str]) -> None:
+        """Set attributes (`A:name`) and properties (`E:name`), then send "change"."""
+        self._command({"change": [sys_path, values]})
+
     def spawn(self, argv: list[str]) -> None:
         self._command({"spawn": argv})
 

@@ -6,6 +6,9 @@ no PyGObject is needed in the venv. Commands arrive as JSON lines on stdin:
 
     {"add": "P: /devices/...\\nE: SUBSYSTEM=block\\n..."}   add devices, emit "add" for each
     {"remove": "/sys/devices/..."}                         emit "remove", then delete it
+    {"change": ["/sys/devices/...", {"A:size": "0", "E:ID_FS_UUID": "x"}]}
+                                                           set attributes (A:) and properties
+                                                           (E:), then emit "change"
     {"spawn": ["python", "-m", ...]}                      start the child inside the testbed
 
 Each command is answered with `{"ok": true}` or `{"error": "..."}`; every stdout line of the
@@ -46,6 +49,8 @@ class Testbed:
         lib.umockdev_testbed_add_from_string.restype = ctypes.c_bool
         lib.umockdev_testbed_uevent.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
         lib.umockdev_testbed_remove_device.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        for name in ("umockdev_testbed_set_attribute", "umockdev_testbed_set_property"):
+            getattr(lib, name).argtypes = [ctypes.c_void_p, *[ctypes.c_char_p] * 3]
         self._lib = lib
         self._tb = lib.umockdev_testbed_new()
         self.root = lib.umockdev_testbed_get_root_dir(self._tb).decode()
@@ -56,6 +61,14 @@ class Testbed:
             self._tb, text.encode(), ctypes.byref(error)
         ):
             raise ValueError("umockdev rejected the device description")
+
+    def change(self, sys_path: str, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            kind, _, name = key.partition(":")
+            call = {"A": self._lib.umockdev_testbed_set_attribute,
+                    "E": self._lib.umockdev_testbed_set_property}[kind]
+            call(self._tb, sys_path.encode(), name.encode(), value.encode())
+        self._lib.umockdev_testbed_uevent(self._tb, sys_path.encode(), b"change")
 
     def remove(self, sys_path: str) -> None:
         self._lib.umockdev_testbed_uevent(self._tb, sys_path.encode(), b"remove")
@@ -79,6 +92,8 @@ def main() -> int:
         try:
             if "add" in command:
                 testbed.add(command["add"])
+            elif "change" in command:
+                testbed.change(*command["change"])
             elif "remove" in command:
                 testbed.remove(command["remove"])
             elif "spawn" in command:
