@@ -21,8 +21,8 @@ from station.importing.references import parse_retag_rules
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.importing.store import StoreTarget
 from station.media.events import DeviceInfo
+from station.verify.policy import Policy
 from station.verify.trust import TrustedKey, TrustStore
-from station.verify.verification import PolicyCheck
 from station.workflow import Transfer
 
 
@@ -70,13 +70,13 @@ class Station:
         trust: TrustStore,
         audit: AuditLog,
         approvals: ApprovalBook,
-        policy: PolicyCheck | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.config = config
         self.trust = trust
         self.audit = audit
         self.approvals = approvals
-        self.policy = policy
+        self.policy = policy or Policy()
 
     @classmethod
     def open(cls, home: str | Path | None = None) -> Station:
@@ -96,7 +96,7 @@ class Station:
         audit.append("station-started", home=str(config.home), staging_cleaned=leftovers)
         trust = TrustStore.load(config.trust_dir)
         approvals = ApprovalBook.from_config(config, audit=audit)
-        return cls(config, trust, audit, approvals)
+        return cls(config, trust, audit, approvals, Policy.from_config(config))
 
     def reload_trust(self) -> None:
         self.trust = TrustStore.load(self.config.trust_dir)
@@ -188,7 +188,8 @@ class Station:
         )
 
     def _imported(self, bundle: Bundle) -> None:
-        """Hook for rollback protection: remember the sequence just imported."""
+        """Rollback protection: remember the channel's sequence just imported."""
+        self.policy.record_import(bundle)
 
 
 def clean_staging(staging: Path) -> int:

@@ -26,7 +26,7 @@ from station.errors import Cancelled, MediaError, StationError
 from station.importing.base import ImportTarget, Receipt, StepEvent
 from station.progress import ProgressCallback
 from station.verify.trust import TrustStore
-from station.verify.verification import PolicyCheck, Verification, verify_bundle
+from station.verify.verification import PolicyRules, Verification, verify_bundle
 
 if TYPE_CHECKING:
     from station.approval import Approval, ApprovalBook
@@ -76,7 +76,7 @@ class Transfer:
         trust: TrustStore,
         audit: AuditLog,
         approvals: ApprovalBook,
-        policy: PolicyCheck | None = None,
+        policy: PolicyRules | None = None,
         on_imported: Callable[[Bundle], None] | None = None,
         device: DeviceInfo | None = None,
     ) -> None:

@@ -203,9 +203,9 @@ def test_policy_rejects_a_real_bundle_through_verification(
     home = tmp_path / "home"
     home.mkdir()
     relaxed = _policy(home, "[policy]\nrequired_signers = 1\n")
-    assert verify_bundle(bundle, trust, policy=relaxed.check).accepted
+    assert verify_bundle(bundle, trust, policy=relaxed).accepted
     strict = _policy(home, "[policy]\nrequired_signers = 2\n")
-    result = verify_bundle(bundle, trust, policy=strict.check)
+    result = verify_bundle(bundle, trust, policy=strict)
     assert not result.accepted
     assert "not-enough-signers" in [p.code for p in result.problems]
     json.dumps(result.to_json())  # the finding travels to the CLI's JSON unchanged

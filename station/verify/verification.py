@@ -11,15 +11,16 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
 from station.bundle.contents import read_images
-from station.bundle.model import Bundle, Finding
+from station.bundle.model import Bundle, Finding, Item
 from station.config import Limits
 from station.progress import ProgressCallback
 from station.verify.hashing import HashResult, StagingError, hash_entries
@@ -32,8 +33,19 @@ if TYPE_CHECKING:
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 
-PolicyCheck = Callable[[Bundle, Sequence[SignatureCheck]], list[Finding]]
-"""Extra rules beyond "a trusted key signed it" (station.verify.policy provides one)."""
+class PolicyRules(Protocol):
+    """Rules beyond "a trusted key signed it" (`station.verify.policy.Policy` is one).
+
+    `check` runs on the manifest before any file is hashed; `evaluate_staged` runs on the
+    verified bytes (image tags read from staging, scan reports), so a stick that changes
+    between reads cannot slip past a rule.
+    """
+
+    def check(self, bundle: Bundle, signatures: Sequence[SignatureCheck]) -> list[Finding]: ...
+
+    def evaluate_staged(
+        self, staged: StagedBundle, signatures: Sequence[SignatureCheck], *, now: datetime
+    ) -> list[Finding]: ...
 
 
 @dataclass(frozen=True)
@@ -159,7 +171,7 @@ def verify_bundle(
     *,
     limits: Limits | None = None,
     staging_root: Path | None = None,
-    policy: PolicyCheck | None = None,
+    policy: PolicyRules | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Verification:
@@ -175,7 +187,7 @@ def verify_bundle(
     problems = [*bundle.problems, *sig_problems]
     warnings = [*bundle.warnings, *sig_warnings]
     if policy is not None:
-        problems.extend(policy(bundle, checks))
+        problems.extend(policy.check(bundle, checks))
 
     staging: Path | None = None
     if staging_root is not None and not problems:
@@ -197,6 +209,13 @@ def verify_bundle(
         staged = None
         if staging is not None and not problems:
             staged = _describe_staged(bundle, staging, limits, problems)
+        if policy is not None and not problems:
+            # Without staging (`station verify`), the rules read the media itself: same
+            # verdict, but only an import from staging is protected from a changing stick.
+            verified = staged or _media_as_staged(bundle.digest, bundle.root, bundle.items)
+            problems.extend(policy.evaluate_staged(verified, checks, now=datetime.now(UTC)))
+            if problems:
+                staged = None
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -211,6 +230,12 @@ def verify_bundle(
         warnings=tuple(warnings),
         staged=staged,
     )
+
+
+def _media_as_staged(digest: str, root: Path, items: tuple[Item, ...]) -> StagedBundle:
+    from station.importing.base import StagedBundle
+
+    return StagedBundle(digest=digest, root=root, items=items)
 
 
 def _describe_staged(
