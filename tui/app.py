@@ -28,6 +28,17 @@ if TYPE_CHECKING:
     from station.station import Station
     from station.workflow import Transfer
 
+_WHEN = {
+    "inserted": "before it was read",
+    "inspected": "while its contents were shown",
+    "verifying": "during verification",
+    "verified": "after verification, before the approvals",
+    "approved": "after the approvals, before the import",
+    "importing": "during the import",
+}
+"""When, in the operator's words, a transfer in each state lost its media."""
+
+
 class StationApp(App[None], inherit_bindings=False):
     """The kiosk. `kiosk=True` (the default) leaves no way out but the admin credential."""
 
@@ -129,18 +140,18 @@ class StationApp(App[None], inherit_bindings=False):
         transfer = self.transfer
         if transfer is None or message.device != transfer.device:
             return
-        state = transfer.state.value
+        when = _WHEN.get(transfer.state.value, f"while the transfer was {transfer.state.value}")
         finished = transfer.finished
         self.transfer = None
         for worker in self.workers:
             if worker.group != "abort":
                 worker.cancel()
-        self._close(transfer, f"the media was removed while the transfer was {state}")
+        self._close(transfer, f"the media was removed {when}")
         self.back_to_waiting()
         if not finished:
             from tui.screens.aborted import AbortedScreen
 
-            self.push_screen(AbortedScreen(f"the media was removed while the transfer was {state}"))
+            self.push_screen(AbortedScreen(f"the media was removed {when}"))
 
     def on_media_refused(self, message: MediaRefused) -> None:
         self.notify(f"Device refused: {message.reason}", severity="error", timeout=15)

@@ -12,7 +12,7 @@ from textual.widgets.tree import TreeNode
 
 from station.bundle.model import Bundle, Entry, Finding, ImageInfo, Item, ItemKind, Layer
 from station.progress import format_size
-from tui.format import short_digest
+from tui.format import digest_lines, short_digest
 
 _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
     ("Images", (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT)),
@@ -20,6 +20,10 @@ _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
     ("SBOMs", (ItemKind.SBOM,)),
     ("Scan reports", (ItemKind.SCAN_REPORT,)),
 )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _size(size: int | None) -> str:
@@ -37,7 +41,7 @@ class BundleTree(Tree[object]):
         """Replace the tree with this bundle's contents, sections expanded."""
         self.clear()
         title = bundle.info.name if bundle.info is not None else bundle.manifest_name
-        self.root.set_label(Text(f"Bundle {title} ({len(bundle.entries)} files)"))
+        self.root.set_label(Text(f"Bundle {title} ({_count(len(bundle.entries), 'file')})"))
         self.root.data = bundle
         for section, kinds in _SECTIONS:
             items = [item for item in bundle.items if item.kind in kinds]
@@ -68,7 +72,8 @@ class BundleTree(Tree[object]):
         node = parent.add(Text(tags), data=image, expand=True)
         node.add_leaf(Text(f"platform {image.platform}"), data=image)
         layers = node.add(
-            Text(f"{len(image.layers)} layers, {format_size(image.total_size)}"), data=image
+            Text(f"{_count(len(image.layers), 'layer')}, {format_size(image.total_size)}"),
+            data=image,
         )
         for layer in image.layers:
             layers.add_leaf(Text(f"{short_digest(layer.digest)}  {format_size(layer.size)}"),
@@ -80,7 +85,7 @@ def describe(thing: object) -> Text:
     lines: list[str] = []
     if isinstance(thing, Bundle):
         lines += [f"Manifest: {thing.manifest_name} ({thing.format})",
-                  f"Digest: {thing.digest}",
+                  "Bundle digest:", *digest_lines(thing.digest, per_line=4),
                   f"Files listed: {len(thing.entries)}, {format_size(thing.declared_size)}"]
         if thing.info is not None:
             info = thing.info
@@ -92,6 +97,8 @@ def describe(thing: object) -> Text:
     elif isinstance(thing, Item):
         lines += [f"{thing.kind}: {thing.path}", f"Size: {_size(thing.size)}",
                   f"Files: {len(thing.entries)}"]
+        if thing.images:
+            lines.append(f"Images: {len(thing.images)}")
         if thing.references:
             lines.append("Declared references: " + ", ".join(thing.references))
         lines += [f"  {entry.path}  {_size(entry.size)}" for entry in thing.entries[:20]]

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from station.bundle.model import Finding
+from station.progress import format_size
 from station.verify.signatures import SignatureCheck
 from station.verify.verification import Verification
 from tui.widgets.digest_view import DigestView
@@ -23,7 +24,7 @@ def signature_line(check: SignatureCheck) -> Text:
     mark = "✔ valid    " if check.valid else "✘ NOT VALID"
     signer = check.signer or "unknown signer"
     line = Text(f"{mark}  {signer}  ({check.scheme}, key {check.fingerprint or '-'})")
-    line.append(f"\n             {check.file}: {check.reason}")
+    line.append(f"  {check.file}" if check.valid else f"\n             why: {check.reason}")
     line.stylize("bold" if check.valid else "bold reverse", 0, len(mark))
     return line
 
@@ -45,6 +46,12 @@ class VerificationView(Vertical):
         else:
             yield Static("This bundle must not be imported. The reasons are below.",
                          classes="verdict-sentence")
+        good = [item for item in result.items if item.ok]
+        size = format_size(sum(item.size or 0 for item in good))
+        yield Static(
+            f"Files: {len(good)} of {len(result.items)} match the signed list ({size})",
+            classes="files-line",
+        )
         yield Static("Signatures", classes="section-title")
         if result.signatures:
             for check in result.signatures:
@@ -63,4 +70,7 @@ class VerificationView(Vertical):
 
 
 def _where(finding: Finding) -> str:
-    return f"{finding.path}: " if finding.path else ""
+    """The file's name in front, unless the message names it already."""
+    if finding.path and finding.path not in finding.message:
+        return f"{finding.path}: "
+    return ""
