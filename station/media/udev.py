@@ -201,16 +201,23 @@ class UdevMediaSource:
     def _run(self) -> None:
         try:
             for device in self._context.list_devices(subsystem="block"):
-                self._handle("add", device, hotplug=False)
+                self._guarded("add", device, hotplug=False)
             while True:
                 ready, _, _ = select.select([self._monitor.fileno(), self._stop_r], [], [])
                 if self._stop_r in ready:
                     return
                 device = self._monitor.poll(timeout=0)
                 if device is not None:
-                    self._handle(device.action or "", device, hotplug=True)
+                    self._guarded(device.action or "", device, hotplug=True)
         except Exception:
             log.exception("udev media watch failed; no further media events")
+
+    def _guarded(self, action: str, device: Any, *, hotplug: bool) -> None:
+        """One odd device (its descriptors are the attacker's) must not stop the watch."""
+        try:
+            self._handle(action, device, hotplug=hotplug)
+        except Exception:
+            log.exception("ignored a udev event that could not be understood")
 
     def _post(self, event: MediaEvent) -> None:
         log.info("media %s: %s %s", event.kind, event.device.device, event.describe())
