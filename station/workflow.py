@@ -14,17 +14,19 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from station.bundle import Bundle, open_bundle
+from station.bundle import Bundle, Finding, open_bundle
 from station.config import StationConfig
 from station.errors import Cancelled, MediaError, StationError
-from station.importing.base import ImportTarget, Receipt, StepEvent
+from station.importing.base import ImportTarget, Receipt, StagedBundle, StepEvent
 from station.progress import ProgressCallback
+from station.verify.signatures import SignatureCheck
 from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
@@ -308,6 +310,43 @@ class Transfer:
             self._move(TransferState.DONE, f"imported into {target.describe()}")
         return receipt
 
+    def override_rollback(self, admin: str, secret: str, reason: str) -> None:
+        """An admin accepts an older sequence number on purpose; verification then runs again.
+
+        Allowed only when rollback protection was the sole reason for the rejection. The
+        override is audited (by the policy) before anything else happens.
+        """
+        from station.verify.policy import OVERRIDABLE, Policy
+
+        with self._lock:
+            self._require("override", TransferState.REJECTED)
+            verification = self.verification
+            policy = self.policy
+            if (
+                verification is None
+                or not isinstance(policy, Policy)
+                or not verification.problems
+                or any(p.code not in OVERRIDABLE for p in verification.problems)
+            ):
+                self._record("step-refused", step="override", reason="not a rollback rejection")
+                raise StepRefused(
+                    "only a rejection for an old sequence number can be overridden",
+                    hint="the other reasons must be fixed at the source",
+                )
+            account = self.approval_book.operators.authenticate(admin, secret)
+            policy.override(
+                verification.problems,
+                admin=account,
+                reason=reason,
+                digest=verification.bundle_digest,
+                audit=self.audit,
+            )
+            self.policy = _WithoutRollback(policy)
+            self.verification = None
+            self._move(
+                TransferState.INSPECTED, f"rollback accepted by {account.name}; verify again"
+            )
+
     def abort(self, reason: str) -> None:
         """Stop this transfer for good: approvals forgotten, staged copies removed."""
         with self._lock:
@@ -330,3 +369,20 @@ class Transfer:
     def _discard_staging(self, verification: Verification | None) -> None:
         if verification is not None and verification.staged is not None:
             shutil.rmtree(verification.staged.root, ignore_errors=True)
+
+
+class _WithoutRollback:
+    """The station's policy with the rollback findings dropped, after an audited override."""
+
+    def __init__(self, policy: PolicyRules) -> None:
+        self._policy = policy
+
+    def check(self, bundle: Bundle, signatures: Sequence[SignatureCheck]) -> list[Finding]:
+        from station.verify.policy import OVERRIDABLE
+
+        return [f for f in self._policy.check(bundle, signatures) if f.code not in OVERRIDABLE]
+
+    def evaluate_staged(
+        self, staged: StagedBundle, signatures: Sequence[SignatureCheck], *, now: datetime
+    ) -> list[Finding]:
+        return self._policy.evaluate_staged(staged, signatures, now=now)

@@ -11,7 +11,7 @@ import pytest
 from station.approval import OperatorStore
 from station.audit import AuditLog
 from station.bundle.create import create_bundle
-from station.errors import BundleError
+from station.errors import BundleError, StationError
 from station.imagebuild import build_oci_layout, write_oci_archive
 from station.station import Station
 from station.workflow import StepRefused, Transfer, TransferState
@@ -155,3 +155,43 @@ def test_station_open_cleans_staging_left_by_a_crash(station: Station) -> None:
     started = [r for r in AuditLog(reopened.config.audit_log).records()
                if r["event"] == "station-started"]
     assert started[-1]["staging_cleaned"] == 1
+
+
+def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Signer) -> None:
+    home = tmp_path / "rb-home"
+    (home / "trust").mkdir(parents=True)
+    shutil.copy(signer.public, home / "trust")
+    (home / "station.toml").write_text(
+        '[audit]\nsyslog = "off"\n[policy]\nrollback_protection = true\n'
+    )
+    station = Station.open(home)
+    operators = OperatorStore.from_config(station.config)
+    operators.add(ALICE[0], "operator", ALICE[1])
+    operators.add(VICTOR[0], "verifier", VICTOR[1])
+    operators.add("ada", "admin", "ada-pin-3")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("n\n")
+
+    def bundle(sequence: int) -> Path:
+        out = tmp_path / f"seq{sequence}"
+        create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
+                      channel="ops", sequence=sequence)
+        return out
+
+    first = _verified(station, bundle(5))
+    _approve_both(first)
+    first.import_into(station.targets()[0])
+
+    old = station.new_transfer(bundle(4))
+    old.inspect()
+    assert [p.code for p in old.verify().problems] == ["rollback"]
+    with pytest.raises(StationError, match="wrong PIN"):
+        old.override_rollback("ada", "not-her-pin", "re-issue of 4")
+    with pytest.raises(StationError, match="may not override"):
+        old.override_rollback(*VICTOR, "re-issue of 4")
+    old.override_rollback("ada", "ada-pin-3", "vendor re-issued release 4")
+    assert old.state is TransferState.INSPECTED
+    assert old.verify().accepted
+    overrides = [r for r in station.audit.records() if r["event"] == "policy-override"]
+    assert overrides[-1]["actor"] == "ada"
+    assert overrides[-1]["reason"] == "vendor re-issued release 4"
