@@ -56,8 +56,15 @@ _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 
 def _unescape(value: str) -> str:
-    """udev's `_ENC` properties escape bytes as `\\xHH`."""
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    """udev's `_ENC` properties escape single bytes as `\\xHH` (UTF-8 sequences included)."""
+    raw = bytearray()
+    last = 0
+    for match in _ESCAPE.finditer(value):
+        raw += value[last : match.start()].encode("utf-8", "replace")
+        raw.append(int(match.group(1), 16))
+        last = match.end()
+    raw += value[last:].encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def _prop(device: Any, name: str) -> str:

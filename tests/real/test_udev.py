@@ -96,6 +96,20 @@ def test_a_keyboard_plugged_in_is_refused_once_and_an_unknown_filesystem_is_refu
         assert udev.child_json()["event"] == "removed"
 
 
+def test_hostile_labels_and_descriptors_are_shown_cleaned() -> None:
+    # The label would recolour the terminal; the model would flip "txt.exe" on screen.
+    stick, _ = usb_stick("sdb", model="Safe", label="x")
+    stick = stick.replace(
+        "E: ID_MODEL_ENC=Safe", "E: ID_MODEL_ENC=report\\xe2\\x80\\xaetxt.exe"
+    ).replace("E: ID_FS_LABEL=x", "E: ID_FS_LABEL_ENC=\\x1b[31mRED\\x0aline")
+    with FakeUdev() as udev:
+        udev.add(stick)
+        udev.spawn([*WATCH, "--count", "1"])
+        info = udev.child_json()
+        assert info["model"] == "report?txt.exe"
+        assert info["label"] == "?[31mRED?line"
+
+
 def test_a_card_reader_whose_card_is_swapped_reports_removed_then_the_new_card() -> None:
     # A card reader stays plugged in: taking the card out sends "change", not "remove".
     reader, reader_path = usb_stick(
