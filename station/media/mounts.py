@@ -72,7 +72,11 @@ class Mounter:
                 hint="unmount it, install the station's udev rule, then reinsert the media",
             )
         if mounts:
-            return MediaRef(Path(mounts[0].mountpoint), device, owned=False, _present=present)
+            # A read-only mount in our own folder is a leftover of an earlier run: ours to
+            # release. Anywhere else it belongs to the system and is left alone.
+            root = Path(mounts[0].mountpoint)
+            ours = root.parent == Path(os.path.realpath(self.base))
+            return MediaRef(root, device, owned=ours, _present=present)
         name = self._mount_name(device)
         self._call(["mount", device.device, device.fs_type, name], device.device)
         root = self.base / name

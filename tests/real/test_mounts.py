@@ -128,3 +128,15 @@ def test_a_lying_filesystem_type_fails_to_mount_and_leaves_nothing(
         Mounter(base=tmp_path / "media").open(_info(device, fs_type="xfs"))
     assert existing_mounts(device) == []
     assert not (tmp_path / "media" / Path(device).name).exists()
+
+
+def test_a_mount_left_by_a_crashed_station_is_reused_and_released(
+    loop_device: tuple[str, Path], tmp_path: Path
+) -> None:
+    device, _ = loop_device
+    crashed = Mounter(base=tmp_path / "media").open(_info(device))  # never closed
+    restarted = Mounter(base=tmp_path / "media")
+    media = restarted.open(_info(device))
+    assert media.root == crashed.root and media.owned
+    restarted.close(media)
+    assert existing_mounts(device) == [] and not media.root.exists()
