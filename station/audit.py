@@ -63,7 +63,6 @@ EVENTS = frozenset(
         "policy-override",
         "state-change",
         "step-refused",
-        "step-refused",
         "station-started",
         RECOVERED_EVENT,
     }
