@@ -7,8 +7,8 @@ tests use), builds legacy docker-archives of `--size-mib` each (uncompressed lay
 - engine:   `docker load -i ARCHIVE`  vs  DockerEngineTarget.run  (ID check and tagging included)
 - registry: `skopeo copy docker-archive:ARCHIVE docker://...`  vs  RegistryTarget.run
             (read-back and digest checks included); each into a fresh, empty registry
-- store:    the whole `station import --to store` of a signed bundle of all archives
-            (verify + stage + import), with the peak RSS of that process (ru_maxrss)
+- the whole `station import` of a signed bundle of all archives (verify + stage + import)
+  into each target, with the peak RSS of that process (ru_maxrss, read inside it)
 
 Run as root (dockerd): `.venv/bin/python benchmarks/import_speed.py [--size-mib 1024]`.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -102,23 +101,40 @@ def bench_registry(work: Path, staging: Path) -> tuple[float, float]:
     return skopeo, station
 
 
-def bench_store_cli(work: Path, staging: Path) -> tuple[float, int]:
+def make_media(work: Path, staging: Path) -> tuple[Path, Path]:
+    """A signed bundle of every archive; returns (media, trust folder)."""
     signer = make_signer(work)
     media = work / "media"
     create_bundle(media, secret_key=signer.secret,
                   image_archives=sorted(staging.glob("*.tar")), name="bench")
-    home = work / "home-cli"
-    command = [sys.executable, "-m", "station.cli.main", "--home", str(home), "import",
-               str(media), "--trust", str(signer.trust), "--to", "store"]
+    return media, signer.trust
+
+
+def bench_cli(work: Path, media: Path, trust: Path, to: str) -> tuple[float, int]:
+    """`station import` end to end (verify + stage + import): seconds and peak RSS."""
+    home = work / f"home-{to.split('=')[0]}"
+    argv = ["--home", str(home), "import", str(media), "--trust", str(trust), "--to", to]
+    command = [sys.executable, "-c", _MEASURED_IMPORT, *argv]
     start = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               cwd=Path(__file__).resolve().parent.parent)
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parent.parent, check=False)
     elapsed = time.monotonic() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"station import failed with {process.returncode}")
-    return elapsed, usage.ru_maxrss * 1024
+    if result.returncode != 0:
+        raise SystemExit(f"station import failed:\n{result.stderr}")
+    peak = int(result.stderr.strip().splitlines()[-1].split()[-1])
+    return elapsed, peak
+
+
+# Runs `station ...` and prints its own peak RSS last on stderr: ru_maxrss (KiB) of the
+# import process itself, measured inside it so the benchmark's own memory cannot leak in.
+_MEASURED_IMPORT = """
+import resource, sys
+from station.cli.main import main
+code = main(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+sys.stderr.write("peak_rss_bytes %d\\n" % peak)
+sys.exit(code)
+"""
 
 
 def main() -> None:
@@ -145,9 +161,19 @@ def main() -> None:
         skopeo, registry = bench_registry(work, staging)
         print(f"registry: skopeo copy    {skopeo:6.2f} s   station {registry:6.2f} s   "
               f"ratio {registry / skopeo:.2f}")
-        elapsed, peak = bench_store_cli(work, staging)
-        print(f"store:    station import (verify + stage + import) {elapsed:6.2f} s, "
-              f"{format_size(total / elapsed)}/s, peak RSS {format_size(peak)}")
+        media, trust = make_media(work, staging)
+        dockerd = start_dockerd(Path(tempfile.mkdtemp(prefix="dkc-", dir="/tmp")))
+        registry = start_registry(work / "reg-cli")
+        try:
+            for to in ("store", f"docker={dockerd.base_url}", f"registry={registry.url}"):
+                elapsed, peak = bench_cli(work, media, trust, to)
+                print(f"station import --to {to.split('=')[0]:8} (verify + stage + import) "
+                      f"{elapsed:6.2f} s, {format_size(total / elapsed)}/s, "
+                      f"peak RSS {format_size(peak)}")
+        finally:
+            registry.stop()
+            dockerd.stop()
+            shutil.rmtree(dockerd.root, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -25,14 +25,15 @@ TOOL = "registry.example.org/ops/tool:7"
 
 def _entries(root: Path, path: Path) -> tuple[Entry, ...]:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return tuple(
-        Entry(
-            p.relative_to(root).as_posix(),
-            hashlib.sha256(p.read_bytes()).hexdigest(),
-            p.stat().st_size,
-        )
-        for p in files
-    )
+    return tuple(Entry(p.relative_to(root).as_posix(), _sha256(p), p.stat().st_size) for p in files)
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def stage(root: Path, digest_seed: str = "bundle") -> StagedBundle:
