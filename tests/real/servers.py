@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -30,6 +31,90 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+
+TLS_CONFIG = """\
+  tls:
+    certificate: {certificate}
+    key: {key}
+"""
+
+AUTH_CONFIG = """\
+auth:
+  htpasswd:
+    realm: station-test
+    path: {htpasswd}
+"""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it."""
+
+    ca: Path
+    certificate: Path
+    key: Path
+
+
+def make_tls(folder: Path) -> TlsFiles:
+    """Write a CA and a 127.0.0.1 server certificate (valid one day) with `cryptography`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "station test CA")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+def write_htpasswd(path: Path, username: str, password: str) -> Path:
+    """An htpasswd file with one bcrypt entry, as docker-registry requires."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324 (bcrypt)
+    path.write_text(f"{username}:{hashed}\n")
+    return path
 
 
 def free_port() -> int:
@@ -67,6 +152,8 @@ class Registry:
 
     root: Path
     port: int
+    tls: TlsFiles | None = None
+    htpasswd: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,11 +162,16 @@ class Registry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     def start(self) -> Registry:
         config = self.root / "config.yml"
-        config.write_text(REGISTRY_CONFIG.format(root=self.root / "data", port=self.port))
+        text = REGISTRY_CONFIG.format(root=self.root / "data", port=self.port)
+        if self.tls is not None:
+            text += TLS_CONFIG.format(certificate=self.tls.certificate, key=self.tls.key)
+        if self.htpasswd is not None:
+            text += AUTH_CONFIG.format(htpasswd=self.htpasswd)
+        config.write_text(text)
         log = self.root / "registry.log"
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
@@ -89,9 +181,14 @@ class Registry:
         return self
 
     def _answers(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.tls.ca)) if self.tls else None
         try:
-            with urllib.request.urlopen(f"{self.url}/v2/", timeout=1) as answer:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                f"{self.url}/v2/", timeout=1, context=context
+            ) as answer:
                 return bool(answer.status == 200)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401  # up, and asking for a login
         except (urllib.error.URLError, OSError):
             return False
 
@@ -105,9 +202,11 @@ class Registry:
             _stop(self.process)
 
 
-def start_registry(root: Path) -> Registry:
+def start_registry(
+    root: Path, *, tls: TlsFiles | None = None, htpasswd: Path | None = None
+) -> Registry:
     root.mkdir(parents=True, exist_ok=True)
-    return Registry(root, free_port()).start()
+    return Registry(root, free_port(), tls=tls, htpasswd=htpasswd).start()
 
 
 @dataclass

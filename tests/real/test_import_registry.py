@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -25,7 +26,13 @@ from tests.importing_builders import (
     oci_layout,
     stage,
 )
-from tests.real.servers import Registry, free_port
+from tests.real.servers import (
+    Registry,
+    free_port,
+    make_tls,
+    start_registry,
+    write_htpasswd,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
 
@@ -160,3 +167,36 @@ def test_a_registry_killed_while_a_blob_is_uploading_fails_and_a_retry_completes
     (receipt,) = target.run(target.plan(staged)).images
     (image,) = staged.items[0].images
     assert json.loads(_raw(receipt.references[0]))["config"]["digest"] == image.config_digest
+
+
+def test_https_with_a_ca_file_and_a_login_from_the_station_config(tmp_path: Path) -> None:
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed")
+    tls = make_tls(tmp_path / "tls")
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", "station", "s3cret pass")
+    server = start_registry(tmp_path / "registry", tls=tls, htpasswd=htpasswd)
+    try:
+        (tmp_path / "password").write_text("s3cret pass\n")
+        table = {"ca_file": str(tls.ca), "username": "station",
+                 "password_file": str(tmp_path / "password")}
+        staging = tmp_path / "staging"
+        oci_layout(staging / "layout", {APP: 2000})
+        staged = stage(staging)
+        target = RegistryTarget(
+            RegistrySettings.from_config(server.url, table),
+            work_dir=tmp_path / "work", home=tmp_path / "home",
+        )
+
+        (receipt,) = target.run(target.plan(staged)).images
+
+        assert receipt.manifest_digest == staged.items[0].images[0].manifest_digest
+        assert not list((tmp_path / "work").iterdir())  # the auth file did not stay behind
+        (tmp_path / "password").write_text("wrong\n")
+        with pytest.raises(ImportFailed, match=r"unauthorized|authentication"):
+            target.run(target.plan(staged))
+        no_ca = RegistryTarget(
+            RegistrySettings.from_config(server.url, {}), work_dir=tmp_path / "w", home=tmp_path
+        )
+        assert "does not answer" in (no_ca.check() or "")
+    finally:
+        server.stop()
