@@ -136,6 +136,7 @@ class _Tail:
     hash: str = GENESIS
     torn: bytes = b""
     torn_line: int = 0
+    unterminated: bool = False  # the last record is whole but lost its newline
 
 
 def _split_lines(data: bytes) -> Iterator[_Line]:
@@ -168,10 +169,11 @@ def _parse(raw: bytes) -> dict[str, Any] | str:
 
 
 def _looks_torn(raw: bytes) -> bool:
-    """A crash leaves a prefix of a record, perhaps padded with NULs by the filesystem.
+    """A crash leaves a strict prefix of a record, perhaps padded with NULs by the filesystem.
 
-    A complete JSON object followed by other bytes is an edit (for example the final newline
-    replaced by another byte), not a torn write.
+    A complete JSON object (alone or followed by other bytes) is never a torn write: a whole
+    record that lost only its newline is read as a record, anything else is an edit (for
+    example the final newline replaced by another byte).
     """
     text = raw.rstrip(b"\0")
     if not text:
@@ -180,10 +182,10 @@ def _looks_torn(raw: bytes) -> bool:
         return False
     decoded = text.decode("utf-8", errors="replace")
     try:
-        _, end = json.JSONDecoder().raw_decode(decoded)
+        json.JSONDecoder().raw_decode(decoded)
     except ValueError:
         return True
-    return end == len(decoded)  # a whole record that lost only its newline
+    return False
 
 
 class AuditLog:
@@ -243,7 +245,7 @@ class AuditLog:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 tail = self._read_tail()
-                prefix = b""
+                prefix = b"\n" if tail.unterminated else b""
                 seq, prev = tail.seq, tail.hash
                 if tail.torn:
                     recovered = self._seal(
@@ -311,11 +313,19 @@ class AuditLog:
         except FileNotFoundError:
             return _Tail()
         tail = _Tail(torn=data[last_nl + 1 :])
+        last = data[before + 1 : last_nl]
         if tail.torn:
-            tail.torn_line = self._count_lines() + 1
-        if last_nl < 0:
-            return tail  # no full record yet
-        parsed = _parse(data[before + 1 : last_nl])
+            whole = _parse(tail.torn)
+            if isinstance(whole, dict) and whole["hash"] == record_hash(whole):
+                tail = _Tail(unterminated=True)
+                last = data[last_nl + 1 :]
+            else:
+                tail.torn_line = self._count_lines() + 1
+                if last_nl < 0:
+                    return tail  # the first record is torn
+        elif last_nl < 0:
+            return tail  # an empty log
+        parsed = _parse(last)
         if isinstance(parsed, str) or parsed["hash"] != record_hash(parsed):
             raise AuditError(
                 f"the last record of the audit log {self.path} is damaged",
@@ -345,7 +355,12 @@ class AuditLog:
         pending_torn: _Line | None = None
         pending_reason = ""
         for line in _split_lines(self._read_all()):
-            if not line.complete:
+            parsed = _parse(line.raw)
+            if not line.complete and isinstance(parsed, str):
+                if pending_torn is not None:
+                    return AuditCheck(
+                        False, count, pending_torn.number, pending_reason, head=prev_hash
+                    )
                 if _looks_torn(line.raw):
                     return AuditCheck(
                         True, count, torn=True, torn_bytes=len(line.raw),
@@ -356,7 +371,6 @@ class AuditLog:
                     "the last line is not a torn write: bytes were added or the final newline "
                     "was changed", head=prev_hash,
                 )
-            parsed = _parse(line.raw)
             if isinstance(parsed, str):
                 if pending_torn is None and _looks_torn(line.raw):
                     pending_torn, pending_reason = line, parsed

@@ -64,10 +64,18 @@ def test_log_cut_at_any_byte_of_the_last_record_verifies_and_recovers(tmp_path: 
         log.append("import-step", actor="rig", step=step)
     full = path.read_bytes()
     last_start = full.rstrip(b"\n").rfind(b"\n") + 1
-    for cut in [*range(last_start + 1, len(full), 7), len(full) - 1]:
+    for cut in range(last_start + 1, len(full) - 1, 7):
         path.write_bytes(full[:cut])
         check = AuditLog(path).verify()
         assert check.ok and check.records == 2 and check.torn, (cut, check.describe())
         AuditLog(path).append("station-started")
         after = AuditLog(path).verify()
         assert after.ok and after.records == 4 and after.recovered == (3,), after.describe()
+
+    # Cut just before the newline: the record is whole, it counts, the next one follows it.
+    path.write_bytes(full[:-1])
+    check = AuditLog(path).verify()
+    assert check.ok and check.records == 3 and not check.torn
+    AuditLog(path).append("station-started")
+    after = AuditLog(path).verify()
+    assert after.ok and after.records == 4 and after.recovered == ()
