@@ -9,6 +9,7 @@ time: a genuine one (a real small OCI image, an SBOM, a file, signed) and a tamp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,12 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from station.approval import OperatorStore, Role
 from station.bundle.create import create_bundle
 from station.bundle.model import ItemKind
 from station.errors import UsageError
 from station.imagebuild import build_oci_layout, write_oci_archive
-from station.verify.minisign import generate_keypair
+from station.verify.minisign import SecretKey, generate_keypair
 
 DEMO_CREATED = "2026-01-01T00:00:00Z"
 DEMO_IMAGE = "registry.example.org/ops/hello:1.0"
@@ -66,8 +69,12 @@ class DemoHome:
     media: tuple[DemoMedia, ...]
 
 
-def build_demo_home(root: Path) -> DemoHome:
-    """Build everything under `root` (created if missing): home, keys, operators, bundles."""
+def build_demo_home(root: Path, *, key_seed: bytes | None = None) -> DemoHome:
+    """Build everything under `root` (created if missing): home, keys, operators, bundles.
+
+    `key_seed` derives the demo signing key from a seed instead of generating a fresh one,
+    so snapshot tests see the same key fingerprint every run. Never for a real key.
+    """
     if root.exists() and any(root.iterdir()):
         raise UsageError(
             f"{root} is not empty; the demo station is built in an empty folder",
@@ -78,7 +85,10 @@ def build_demo_home(root: Path) -> DemoHome:
     for folder in (home / "trust", keys, work, root / "prepared", root / "media"):
         folder.mkdir(parents=True, exist_ok=True)
     (home / "station.toml").write_text(_CONFIG, encoding="utf-8")
-    secret, public = generate_keypair("demo-release", keys)
+    if key_seed is None:
+        secret, public = generate_keypair("demo-release", keys)
+    else:
+        secret, public = _seeded_keypair("demo-release", keys, key_seed)
     shutil.copyfile(public, home / "trust" / public.name)
     operators = OperatorStore(home / "operators.toml")
     for name, role, pin in DEMO_OPERATORS:
@@ -98,6 +108,19 @@ def build_demo_home(root: Path) -> DemoHome:
             DemoMedia("TRANSFER-0043", tampered, "tampered: one byte changed after signing"),
         ),
     )
+
+
+def _seeded_keypair(name: str, directory: Path, seed: bytes) -> tuple[Path, Path]:
+    """A minisign key pair derived from `seed`: reproducible, hence only for tests."""
+    key = SecretKey(
+        key_id=hashlib.sha256(b"key-id" + seed).digest()[:8],
+        private=Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"ed25519" + seed).digest()),
+    )
+    secret, public = directory / f"{name}.key", directory / f"{name}.pub"
+    secret.write_bytes(key.to_file())
+    secret.chmod(0o600)
+    public.write_bytes(key.public_key.to_file())
+    return secret, public
 
 
 def _build_genuine(out: Path, secret_key: Path, work: Path) -> None:

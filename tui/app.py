@@ -219,7 +219,7 @@ class StationApp(App[None], inherit_bindings=False):
     def show_failure(self, error: BaseException, *, during: str = "") -> None:
         """A worker failed: abort the transfer it belonged to and say what to do."""
         transfer = self.transfer
-        media_present = transfer is not None
         if transfer is not None and not transfer.finished:
             self._abort(transfer, f"{during or 'a step'} failed: {error}")
-        self.go_to(FailureScreen(error, during=during, media_present=media_present))
+        media_root = transfer.media_root if transfer is not None else None
+        self.go_to(FailureScreen(error, during=during, media_root=media_root))

@@ -13,10 +13,12 @@ from station.station import Station
 from tui.app import StationApp
 
 
-def kiosk_app(demo: DemoHome, *, kiosk: bool = True) -> tuple[StationApp, DemoFeed]:
+def kiosk_app(
+    demo: DemoHome, *, kiosk: bool = True, station_class: type[Station] = Station
+) -> tuple[StationApp, DemoFeed]:
     """The real app on the demo station; media go in and out through `feed`, as in the demo."""
     feed = DemoFeed(demo, auto=False)
-    station = Station.open(demo.home)
+    station = station_class.open(demo.home)
     media = FolderMediaSource(demo.media_dir, interval=0.05)
     return StationApp(station, media, kiosk=kiosk, demo=feed), feed
 

@@ -23,10 +23,11 @@ def receipt_text(receipt: Receipt, approvers: list[str]) -> Text:
     text.append(f"Imported into: {receipt.target}\n")
     for image in receipt.images:
         refs = ", ".join(image.references) or "(untagged)"
-        text.append(f"✔ image {refs}\n    manifest {image.manifest_digest}\n    at {image.where}\n")
+        text.append(f"✔ image {refs}, manifest:\n    {image.manifest_digest}\n")
+        text.append(f"    at {image.where}\n")
     for delivered in receipt.files:
         digest = delivered.sha256.removeprefix("sha256:")
-        text.append(f"✔ file {delivered.path}\n    sha256:{digest}\n    at {delivered.where}\n")
+        text.append(f"✔ file {delivered.path}:\n    sha256:{digest}\n    at {delivered.where}\n")
     text.append(f"Approved by: {', '.join(approvers) or '-'}\n")
     text.append(f"Started {receipt.started}, finished {receipt.finished}")
     return text
@@ -46,9 +47,9 @@ class DoneScreen(StepScreen):
         self.receipt = receipt
 
     def compose(self) -> ComposeResult:
-        yield StepHeader(6, "Done — remove the media")
+        yield StepHeader(6, "Imported: remove the media")
         with VerticalScroll(classes="panel", id="receipt"):
-            yield VerdictBadge("accepted")
+            yield VerdictBadge("imported")
             yield Static(receipt_text(self.receipt, approver_names(self.transfer)),
                          id="receipt-text")
             yield DigestView(self.receipt.bundle_digest)

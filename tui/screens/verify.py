@@ -77,7 +77,7 @@ class VerifyScreen(StepScreen):
         self._current = progress.path
         per_file = Progress(progress.path_done, progress.path_total, progress.elapsed)
         self.query_one("#current", TransferProgress).show(
-            per_file, label=f"Current file: {progress.path}"
+            per_file, label=f"Current file: {progress.path}", rate=False
         )
         recent = self.files_done[-5:]
         lines = [f"✔ {path}" for path in recent]

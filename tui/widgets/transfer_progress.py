@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
 
-from station.progress import Progress
+from station.progress import Progress, format_size
 from tui.format import progress_line
 
 
@@ -27,11 +27,17 @@ class TransferProgress(Vertical):
         yield ProgressBar(total=max(self._total, 1), show_eta=False, show_percentage=True)
         yield Label("waiting to start", classes="progress-stats")
 
-    def show(self, progress: Progress, label: str | None = None) -> None:
-        """Draw one progress report; call on the UI thread only."""
+    def show(self, progress: Progress, label: str | None = None, *, rate: bool = True) -> None:
+        """Draw one progress report; call on the UI thread only.
+
+        `rate=False` for a part of a longer step (one file), where speed and time left of
+        the part alone would mislead.
+        """
         bar = self.query_one(ProgressBar)
         bar.update(total=max(progress.total, 1), progress=progress.done)
-        self.query_one(".progress-stats", Label).update(progress_line(progress))
+        stats = progress_line(progress) if rate else (
+            f"{format_size(progress.done)} of {format_size(progress.total)}")
+        self.query_one(".progress-stats", Label).update(stats)
         if label is not None:
             self.query_one(".progress-label", Label).update(label)
 

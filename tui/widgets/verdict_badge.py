@@ -9,6 +9,7 @@ _WORDS = {
     "rejected": "✘ REJECTED",
     "pending": "… CHECKING",
     "aborted": "■ ABORTED",
+    "imported": "✔ IMPORTED",
     "valid": "✔ valid",
     "invalid": "✘ not valid",
 }
