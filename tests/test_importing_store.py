@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
+from station.errors import Cancelled
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.store import StoreTarget
 from tests.importing_builders import APP, DB, TOOL, oci_archive, oci_layout, stage
@@ -97,3 +99,22 @@ def test_a_store_that_is_a_file_is_refused_before_anything_moves(tmp_path: Path)
 
     with pytest.raises(ImportFailed, match="is not a folder"):
         _store(tmp_path).plan(stage(staging))
+
+
+def test_stopping_an_import_leaves_no_partial_blob_and_no_half_image(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    oci_layout(staging / "layout", {APP: 3000, DB: 3 * 1024 * 1024})
+    staged = stage(staging)
+    target = _store(tmp_path)
+    cancel = threading.Event()
+
+    def stop_during_second(event: StepEvent) -> None:
+        if event.status == "started" and event.step.image and event.step.image.references == (DB,):
+            cancel.set()  # the copy loop sees it at its first chunk, with a blob half-written
+
+    with pytest.raises(Cancelled):
+        target.run(target.plan(staged), on_step=stop_during_second, cancel=cancel)
+
+    store = tmp_path / "home" / "store"
+    assert list(_index_refs(store)) == [APP]
+    assert not list(store.rglob(".partial-*"))
