@@ -269,7 +269,7 @@ class DockerEngineTarget:
                 if not engine_image.tag(repository, tag):
                     raise ImportFailed(f"the Docker engine did not tag {reference}")
             for old in original:
-                if old not in references and old in _tags(self.client(), old):
+                if old not in references and _points_at(self.client(), old, engine_image.id):
                     self.client().images.remove(old, noprune=True)
         except docker.errors.APIError as exc:
             raise ImportFailed(
@@ -284,11 +284,12 @@ def _ignore(count: int) -> None:
     """Bytes of a converted work copy: progress is counted per image instead."""
 
 
-def _tags(client: docker.DockerClient, reference: str) -> list[str]:
+def _points_at(client: docker.DockerClient, reference: str, image_id: str) -> bool:
+    """Whether `reference` names the image `image_id` (never untag someone else's image)."""
     try:
-        return list(client.images.get(reference).tags)
+        return bool(client.images.get(reference).id == image_id)
     except docker.errors.ImageNotFound:
-        return []
+        return False
 
 
 def _short(exc: BaseException) -> str:

@@ -265,6 +265,26 @@ def _parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     return manifest
 
 
+class _LegacyLayerCheck:
+    """Accepts a legacy layer.tar: uncompressed it must hash to its config's diff_id."""
+
+    def __init__(self, where: str, member: str, diff_id: object) -> None:
+        self.where = where
+        self.member = member
+        self.diff_id = diff_id
+        self.media_type = OCI_LAYER_TAR
+
+    def __call__(self, actual: str, head: bytes) -> None:
+        if head.startswith(b"\x1f\x8b"):
+            self.media_type = OCI_LAYER_GZIP  # compressed: only the archive hash vouches for it
+        elif actual != self.diff_id:
+            raise ImportFailed(
+                f"{self.where}: layer {self.member} hashes to {actual}, its config says "
+                f"{self.diff_id}",
+                hint="the archive is inconsistent; ask the sender to save it again",
+            )
+
+
 def _copy_legacy(
     source: SourceImage,
     staged: StagedItem,
@@ -293,27 +313,17 @@ def _copy_legacy(
         if isinstance(diff_id, str) and layout.has_blob(diff_id):
             if on_bytes is not None:
                 on_bytes(size)
-            layers.append({"mediaType": OCI_LAYER_TAR, "digest": diff_id, "size": size})
+            stored = layout.blob_path(diff_id).stat().st_size
+            layers.append({"mediaType": OCI_LAYER_TAR, "digest": diff_id, "size": stored})
             continue
-        media = [OCI_LAYER_TAR]
-
-        def accept(actual: str, head: bytes, diff_id: object = diff_id, member: str = member,
-                   media: list[str] = media) -> None:
-            if head.startswith(b"\x1f\x8b"):
-                media[0] = OCI_LAYER_GZIP
-            elif actual != diff_id:
-                raise ImportFailed(
-                    f"{where}: layer {member} hashes to {actual}, its config says {diff_id}",
-                    hint="the archive is inconsistent; ask the sender to save it again",
-                )
-
+        check = _LegacyLayerCheck(where, member, diff_id)
         with staged.open(member) as stream:
             digest, written = layout.write_blob(
                 stream, digest=None, size=size, what=member, on_bytes=on_bytes, cancel=cancel,
-                check=accept,
+                check=check,
             )
         copied += written
-        layers.append({"mediaType": media[0], "digest": digest, "size": written})
+        layers.append({"mediaType": check.media_type, "digest": digest, "size": written})
     config_size = layout.blob_path(config_digest).stat().st_size
     manifest = {
         "schemaVersion": 2,
