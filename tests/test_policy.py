@@ -209,3 +209,25 @@ def test_policy_rejects_a_real_bundle_through_verification(
     assert not result.accepted
     assert "not-enough-signers" in [p.code for p in result.problems]
     json.dumps(result.to_json())  # the finding travels to the CLI's JSON unchanged
+
+
+def test_size_rule_uses_staged_sizes_for_a_sha256sums_bundle(
+    tmp_path: Path, signer: Signer
+) -> None:
+    from tests.builders import make_sums_bundle
+
+    root = make_sums_bundle(tmp_path / "media", {"a.bin": b"x" * 600, "b.bin": b"y" * 600},
+                            signer)
+    bundle = open_bundle(root)
+    assert all(entry.size is None for entry in bundle.entries)  # SHA256SUMS says no sizes
+    home = tmp_path / "home"
+    home.mkdir()
+    trust = TrustStore.load(signer.trust)
+    tight = _policy(home, "[policy]\nmax_bundle_bytes = 1000\n")
+    assert tight.evaluate(bundle, [_sig("alice")], now=NOW) == []  # sizes unknown yet
+    result = verify_bundle(bundle, trust, staging_root=home / "staging", policy=tight)
+    assert not result.accepted and result.staged is None
+    [finding] = result.problems
+    assert finding.code == "bundle-too-large" and "1200 bytes" in finding.message
+    roomy = _policy(home, "[policy]\nmax_bundle_bytes = 1200\n")
+    assert verify_bundle(bundle, trust, staging_root=home / "staging", policy=roomy).accepted

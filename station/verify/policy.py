@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from station.approval import Operator, Role
 from station.bundle import reports
-from station.bundle.model import Bundle, Finding, Item, ItemKind
+from station.bundle.model import Bundle, Entry, Finding, Item, ItemKind
 from station.bundle.safety import read_media_file
 from station.config import StationConfig
 from station.errors import StationError
@@ -182,7 +182,7 @@ class Policy:
         references = bundle_references(bundle.items)
         findings = self._signer_findings(signatures, references, now)
         findings += self._reference_findings(references)
-        findings += self._size_findings(bundle, sizes)
+        findings += self._size_findings(bundle.entries, sizes)
         findings += self._rollback_findings(bundle, last_sequences)
         return findings
 
@@ -219,8 +219,9 @@ class Policy:
         """The rules that depend on file contents, over the verified copy in staging.
 
         `evaluate` before hashing sees image tags read from the media, which a hostile
-        stick may change between reads; this runs the signer-scope and reference rules
-        again on the images read from staging, and the scan-report rule on staged reports.
+        stick may change between reads, and no sizes for a SHA256SUMS bundle; this runs the
+        signer-scope, reference and size rules again on the staged copy, and the scan-report
+        rule on the staged reports.
         """
 
         def read(path: str) -> bytes:
@@ -229,6 +230,8 @@ class Policy:
         references = bundle_references(staged.items)
         findings = self._signer_findings(signatures, references, now)
         findings += self._reference_findings(references)
+        entries = [entry for item in staged.items for entry in item.entries]
+        findings += self._size_findings(entries, _staged_sizes(staged.root, entries))
         return findings + self.evaluate_reports(staged.items, read, now=now)
 
     def _signer_findings(
@@ -291,11 +294,13 @@ class Policy:
             if not any(matches_prefix(reference, p) for p in self.allowed_references)
         ]
 
-    def _size_findings(self, bundle: Bundle, sizes: Mapping[str, int] | None) -> list[Finding]:
+    def _size_findings(
+        self, entries: Iterable[Entry], sizes: Mapping[str, int] | None
+    ) -> list[Finding]:
         if self.max_bundle_bytes is None:
             return []
         found = sizes or {}
-        total = sum(found.get(e.path, e.size or 0) for e in bundle.entries)
+        total = sum(found.get(e.path, e.size or 0) for e in entries)
         if total <= self.max_bundle_bytes:
             return []
         return [
@@ -372,6 +377,18 @@ class Policy:
                 overridden=[f.to_json() for f in dropped],
             )
         return [f for f in findings if f.code not in OVERRIDABLE]
+
+
+def _staged_sizes(root: Path, entries: Iterable[Entry]) -> dict[str, int]:
+    """Sizes of the staged copies where the manifest did not declare them."""
+    sizes = {}
+    for entry in entries:
+        if entry.size is None:
+            try:
+                sizes[entry.path] = os.lstat(root / entry.path).st_size
+            except OSError as exc:
+                raise StationError(f"staged copy of {entry.path} is missing: {exc}") from exc
+    return sizes
 
 
 # -- parsing --------------------------------------------------------------------------------
