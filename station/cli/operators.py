@@ -119,17 +119,18 @@ def run_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_disable(args: argparse.Namespace) -> int:
+def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
     config = StationConfig.load(args.home)
-    OperatorStore.from_config(config).set_enabled(args.name, False)
-    _audit(config, "operator-disabled", args.name)
-    print(f"disabled {args.name}")
+    OperatorStore.from_config(config).set_enabled(args.name, enabled)
+    word = "enabled" if enabled else "disabled"
+    _audit(config, f"operator-{word}", args.name)
+    print(f"{word} {args.name}")
     return EXIT_OK
+
+
+def run_disable(args: argparse.Namespace) -> int:
+    return _set_enabled(args, False)
 
 
 def run_enable(args: argparse.Namespace) -> int:
-    config = StationConfig.load(args.home)
-    OperatorStore.from_config(config).set_enabled(args.name, True)
-    _audit(config, "operator-enabled", args.name)
-    print(f"enabled {args.name}")
-    return EXIT_OK
+    return _set_enabled(args, True)
