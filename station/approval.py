@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import hmac
 import os
@@ -97,10 +98,13 @@ def check_secret(secret: str, encoded: str) -> bool:
         return False
     if scheme != "scrypt" or not expected:
         return False
-    digest = hashlib.scrypt(
-        secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM,
-        dklen=len(expected),
-    )
+    try:
+        digest = hashlib.scrypt(
+            secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM,
+            dklen=len(expected),
+        )
+    except (ValueError, MemoryError):  # parameters out of range: never a match
+        return False
     return hmac.compare_digest(digest, expected)
 
 
@@ -112,9 +116,12 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-# A hash to compare against when the account does not exist, so that the answer takes as
-# long as for a real account and does not tell which names exist.
-_DUMMY_HASH = hash_secret(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the account does not exist, so that the answer takes as long
+    as for a real account and does not tell which names exist (made once, when first needed,
+    not at every CLI start)."""
+    return hash_secret(secrets.token_hex(16))
 
 
 # -- accounts -------------------------------------------------------------------------------
@@ -267,7 +274,7 @@ class OperatorStore:
         with self._editing() as accounts:
             operator = accounts.get(name)
             if operator is None:
-                check_secret(secret, _DUMMY_HASH)
+                check_secret(secret, _dummy_hash())
                 raise ApprovalError("unknown-operator", "unknown operator or wrong PIN")
             if not operator.enabled:
                 raise ApprovalError(
@@ -484,8 +491,10 @@ class ApprovalBook:
                 username, secret, bundle_digest, verification_id, typed_suffix, noninteractive
             )
         except ApprovalError as exc:
+            # An unknown name is not recorded: people type their PIN into the name field.
+            actor = None if exc.code == "unknown-operator" else username
             self._record(
-                "approval-refused", username, digest=bundle_digest,
+                "approval-refused", actor, digest=bundle_digest,
                 verification=verification_id, code=exc.code, reason=exc.message,
                 noninteractive=noninteractive,
             )

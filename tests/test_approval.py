@@ -215,3 +215,14 @@ def test_names_and_duplicates_are_refused(store: OperatorStore) -> None:
         store.add('x"]\n[operators.evil', Role.ADMIN, "another-pin")
     with pytest.raises(StationError, match="too short"):
         store.add("erin", Role.ADMIN, "123")
+
+
+def test_unknown_names_are_not_written_to_the_audit_log(book: ApprovalBook, tmp_path: Path) -> None:
+    _refused("unknown-operator", book.approve, "hunter2-my-pin", "x" * 8, DIGEST, VID)
+    text = (tmp_path / "audit.log").read_text()
+    assert "hunter2" not in text and '"code":"unknown-operator"' in text
+
+
+def test_a_tampered_hash_with_absurd_parameters_never_matches() -> None:
+    assert not check_secret("123456", "scrypt$n=3,r=8,p=1$AAAA$AAAA")
+    assert not check_secret("123456", "scrypt$n=1073741824,r=8,p=1$AAAA$AAAA")
