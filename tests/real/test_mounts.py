@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,37 +77,38 @@ def test_inspect_and_verify_leave_the_image_byte_identical(
     assert _sha256(image) == before
 
 
+@contextmanager
+def _system_mount(device: str, where: Path, options: str) -> Iterator[Path]:
+    """The device mounted by "the system" (an automounter), not by the station."""
+    where.mkdir()
+    run("mount", "-o", options, device, str(where))
+    try:
+        yield where
+    finally:
+        run("umount", str(where))
+
+
 def test_a_device_mounted_writable_by_the_system_is_refused(
     loop_device: tuple[str, Path], tmp_path: Path
 ) -> None:
     device, _ = loop_device
-    elsewhere = tmp_path / "automount"
-    elsewhere.mkdir()
-    run("mount", "-o", "rw", device, str(elsewhere))
-    try:
+    with _system_mount(device, tmp_path / "automount", "rw"):
         with pytest.raises(MediaError, match="already mounted writable"):
             Mounter(base=tmp_path / "media").open(_info(device))
         assert not (tmp_path / "media" / Path(device).name).exists()
-    finally:
-        run("umount", str(elsewhere))
 
 
 def test_a_read_only_system_mount_is_reused_and_left_alone(
     loop_device: tuple[str, Path], tmp_path: Path
 ) -> None:
     device, _ = loop_device
-    elsewhere = tmp_path / "automount"
-    elsewhere.mkdir()
-    run("mount", "-o", "ro,noload", device, str(elsewhere))
-    try:
+    with _system_mount(device, tmp_path / "automount", "ro,noload") as elsewhere:
         mounter = Mounter(base=tmp_path / "media")
         media = mounter.open(_info(device))
         assert media.root == elsewhere and not media.owned
         assert (media.root / "SHA256SUMS").is_file()
         mounter.close(media)
         assert [m.mountpoint for m in existing_mounts(device)] == [str(elsewhere)]
-    finally:
-        run("umount", str(elsewhere))
 
 
 def test_a_filesystem_the_station_does_not_mount_gets_a_clear_message(
