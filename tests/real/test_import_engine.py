@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import docker
 import pytest
 
-from station.importing.base import ImportFailed
+from station.importing.base import ImportFailed, StepEvent
 from station.importing.docker_engine import DockerEngineTarget
 from station.importing.references import RetagRule
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.importing.store import StoreTarget
 from tests.importing_builders import APP, DB, TOOL, docker_archive, oci_archive, stage
-from tests.real.servers import Dockerd, Registry
+from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
 
@@ -164,3 +166,38 @@ def test_docker_save_output_lands_in_store_engine_and_registry(
     ).stdout
     assert json.loads(raw)["config"]["digest"] == image.config_digest
     assert receipt.manifest_digest.startswith("sha256:")
+
+
+def test_an_engine_stopped_mid_import_fails_clearly_and_a_retry_loads_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    reason = can_run_dockerd()
+    if reason is not None:
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    own = start_dockerd(Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp")))
+    try:
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        oci_archive(tmp_path, staging / "apps.tar", {APP: 3000})
+        docker_archive(tmp_path, staging / "tool.tar", TOOL, 4000)
+        staged = stage(staging)
+        target = _engine(own, tmp_path)
+        plan = target.plan(staged)
+
+        def stop_engine_at_second(event: StepEvent) -> None:
+            if event.status == "started" and event.step.image is not plan.steps[0].image:
+                own.stop()
+
+        with pytest.raises(ImportFailed, match="does not answer") as failure:
+            target.run(plan, on_step=stop_engine_at_second)
+        assert failure.value.hint and "images already loaded are kept" in failure.value.hint
+
+        own.start()
+        details: list[str] = []
+        retry = _engine(own, tmp_path)
+        retry.run(retry.plan(staged), on_step=lambda e: details.append(e.detail))
+        assert [d for d in details if d] == ["already in the engine", "loaded"]
+    finally:
+        own.stop()
+        shutil.rmtree(own.root, ignore_errors=True)
