@@ -294,8 +294,9 @@ class AllowedSigner:
         return self.namespaces is None or namespace in self.namespaces
 
 
-def _tokens(line: str, separators: str) -> list[str]:
-    """Split at separators outside double quotes; quotes are removed, `\\"` kept as `"`."""
+def _tokens(line: str, separators: str, *, keep_quotes: bool = False) -> list[str]:
+    """Split at separators outside double quotes; quotes removed unless `keep_quotes` (for a
+    first split whose parts are split again), `\\"` inside quotes kept as `"`."""
     tokens: list[str] = []
     current: list[str] = []
     quoted = escaped = False
@@ -305,8 +306,12 @@ def _tokens(line: str, separators: str) -> list[str]:
             escaped = False
         elif ch == "\\" and quoted:
             escaped = True
+            if keep_quotes:
+                current.append(ch)
         elif ch == '"':
             quoted = not quoted
+            if keep_quotes:
+                current.append(ch)
         elif ch in separators and not quoted:
             if current:
                 tokens.append("".join(current))
@@ -329,10 +334,10 @@ def parse_allowed_signers(text: str) -> list[AllowedSigner]:
             continue
         where = f"allowed_signers line {number}"
         try:
-            fields = _tokens(line, " \t")
+            fields = _tokens(line, " \t", keep_quotes=True)
             if len(fields) < 3:
                 raise SSHSigError("too few fields")
-            principals = tuple(fields[0].split(","))
+            principals = tuple(_tokens(fields[0], ","))
             options: dict[str, str] = {}
             rest = fields[1:]
             if rest[0] not in _KEY_TYPES:

@@ -36,13 +36,16 @@ def _keygen(tool: str, folder: Path, name: str, kind: str, extra: list[str]) -> 
     return key
 
 
-def _sign(tool: str, key: Path, data: bytes, folder: Path, namespace: str = "file") -> bytes:
+def _sign(
+    tool: str, key: Path, data: bytes, folder: Path, namespace: str = "file",
+    options: tuple[str, ...] = (),
+) -> bytes:
     """Sign a fresh copy of `data` (ssh-keygen does not overwrite an existing .sig)."""
     work = folder / f"sign-{len(list(folder.glob('sign-*')))}"
     work.mkdir()
     target = work / "SHA256SUMS"
     target.write_bytes(data)
-    subprocess.run([tool, "-Y", "sign", "-f", str(key), "-n", namespace, str(target)],
+    subprocess.run([tool, "-Y", "sign", "-f", str(key), "-n", namespace, *options, str(target)],
                    check=True, capture_output=True)
     return (work / "SHA256SUMS.sig").read_bytes()
 
@@ -60,6 +63,13 @@ def test_ssh_keygen_signature_verifies(
                            check=True, capture_output=True, text=True).stdout.split()[1]
     assert result.signer == shown
     assert not sshsig.verify(MANIFEST + b"x", signature, public).valid
+
+
+def test_sha256_hash_option_verifies(ssh_keygen: str, tmp_path: Path) -> None:
+    key = _keygen(ssh_keygen, tmp_path, "alice", "ed25519", [])
+    signature = _sign(ssh_keygen, key, MANIFEST, tmp_path, options=("-O", "hashalg=sha256"))
+    assert sshsig.parse_signature(signature).hash_algorithm == "sha256"
+    assert sshsig.verify(MANIFEST, signature, key.with_suffix(".pub").read_bytes()).valid
 
 
 def test_other_namespace_and_other_key_are_refused(ssh_keygen: str, tmp_path: Path) -> None:
