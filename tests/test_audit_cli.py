@@ -36,6 +36,8 @@ def _add(home: Path, name: str, role: str, pin: str, monkeypatch: pytest.MonkeyP
 def test_audit_verify_exit_codes_name_the_broken_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert _run(tmp_path, "audit", "verify") == 2  # no log at all is not "intact"
+    assert "no audit log" in capsys.readouterr().err
     log = AuditLog(tmp_path / "audit.log")
     for step in range(3):
         log.append("import-step", actor="rig", digest=DIGEST, step=step)

@@ -15,7 +15,7 @@ from typing import Any
 
 from station.audit import AuditLog
 from station.config import StationConfig
-from station.errors import UsageError
+from station.errors import StationError, UsageError
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -63,6 +63,12 @@ def _log(args: argparse.Namespace) -> AuditLog:
 
 def run_verify(args: argparse.Namespace) -> int:
     log = _log(args)
+    if not log.path.exists():
+        raise StationError(
+            f"there is no audit log at {log.path}",
+            hint="the station writes it from its first start; on a station in use, a missing "
+            "log means it was removed",
+        )
     check = log.verify()
     if args.json:
         print(
