@@ -140,6 +140,12 @@ class SequenceStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            # The rename must survive a power cut, or an old bundle could be replayed once.
+            dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StationError(f"cannot write the imported sequences {self.path}: {exc}") from exc
