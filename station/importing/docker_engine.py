@@ -1,11 +1,11 @@
 """Import into a Docker engine through the `docker` SDK: load, check the ID, then tag.
 
-A staged docker-archive is streamed to the engine's load endpoint as it is (no second copy);
-an OCI-shaped image is first turned into a docker-archive in the station's work folder,
-untagged, because Docker 20.10 cannot load OCI archives. After the load, the image the engine
-holds under the verified config digest must have exactly that ID, and only then is it tagged as
-the bundle says (after the optional retag rules). An image the engine already holds is not
-loaded again, so a retry redoes only what did not finish.
+A staged docker-archive is streamed to the engine's load endpoint without its tags (see
+`untagged.py`; no second copy on disk); an OCI-shaped image is first turned into a
+docker-archive in the station's work folder, because Docker 20.10 cannot load OCI archives.
+After the load, the image the engine holds under the verified config digest must have exactly
+that ID, and only then is it tagged as the bundle says (after the optional retag rules). An
+image the engine already holds is not loaded again, so a retry redoes only what did not finish.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from station.importing.layout import BytesCallback
 from station.importing.references import RetagRule, retag, split_reference
 from station.importing.sources import SourceImage, source_images
 from station.importing.store import file_steps
+from station.importing.untagged import CHUNK, UntaggedArchive
 from station.progress import ProgressCallback, check_cancel
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -46,22 +47,21 @@ LOAD_TIMEOUT = 3600
 
 
 class _CountingReader:
-    """A file the SDK streams to the engine, counting bytes and honouring a stop request."""
+    """The stream the SDK sends to the engine, counting bytes and honouring a stop request.
+
+    It has no length, so the request is sent chunked: the untagged stream's size is not known.
+    """
 
     def __init__(
-        self, handle: IO[bytes], size: int, meter: BytesCallback, cancel: threading.Event | None
+        self, stream: IO[bytes], meter: BytesCallback, cancel: threading.Event | None
     ) -> None:
-        self.handle = handle
-        self.size = size
+        self.stream = stream
         self.meter = meter
         self.cancel = cancel
 
-    def __len__(self) -> int:
-        return self.size
-
     def read(self, count: int = -1) -> bytes:
         check_cancel(self.cancel, "import stopped")
-        data = self.handle.read(max(count, 1024 * 1024))
+        data = self.stream.read(max(count, CHUNK))
         self.meter(len(data))
         return data
 
@@ -209,7 +209,7 @@ class DockerEngineTarget:
         references = tuple(
             retag(ref, self.retag_rules) for ref in image_references(source.item, image)
         )
-        self._tag(engine_image, references, image_references(source.item, image))
+        self._tag(engine_image, references)
         receipt = ImageReceipt(
             references=references,
             manifest_digest=image.manifest_digest,
@@ -235,12 +235,11 @@ class DockerEngineTarget:
         *,
         count: bool = True,
     ) -> None:
-        """Stream one docker-archive to the engine; every reply item is checked for errors."""
-        size = archive.stat().st_size
+        """Stream one docker-archive, without its tags, to the engine; check every reply item."""
         counter: BytesCallback = meter if count else _ignore
         try:
-            with open(archive, "rb") as handle:
-                reader = _CountingReader(handle, size, counter, cancel)
+            with UntaggedArchive(archive) as stream:
+                reader = _CountingReader(stream, counter, cancel)
                 for chunk in self.client().api.load_image(  # type: ignore[no-untyped-call]
                     reader, quiet=True
                 ):
@@ -258,9 +257,8 @@ class DockerEngineTarget:
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise self._unreachable(exc) from exc
 
-    def _tag(self, engine_image: Any, references: tuple[str, ...], original: tuple[str, ...]
-             ) -> None:
-        """Tag the verified image; names rewritten by a retag rule lose their old tag."""
+    def _tag(self, engine_image: Any, references: tuple[str, ...]) -> None:
+        """Tag the verified image with each reference (after the retag rules)."""
         try:
             for reference in references:
                 repository, tag = split_reference(reference)
@@ -268,9 +266,6 @@ class DockerEngineTarget:
                     continue
                 if not engine_image.tag(repository, tag):
                     raise ImportFailed(f"the Docker engine did not tag {reference}")
-            for old in original:
-                if old not in references and _points_at(self.client(), old, engine_image.id):
-                    self.client().images.remove(old, noprune=True)
         except docker.errors.APIError as exc:
             raise ImportFailed(
                 f"the Docker engine could not tag the image: {exc.explanation or exc}",
@@ -282,14 +277,6 @@ class DockerEngineTarget:
 
 def _ignore(count: int) -> None:
     """Bytes of a converted work copy: progress is counted per image instead."""
-
-
-def _points_at(client: docker.DockerClient, reference: str, image_id: str) -> bool:
-    """Whether `reference` names the image `image_id` (never untag someone else's image)."""
-    try:
-        return bool(client.images.get(reference).id == image_id)
-    except docker.errors.ImageNotFound:
-        return False
 
 
 def _short(exc: BaseException) -> str:
