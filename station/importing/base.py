@@ -215,11 +215,6 @@ def image_references(item: Item, image: ImageInfo) -> tuple[str, ...]:
     return ()
 
 
-def image_items(staged: StagedBundle) -> list[tuple[Item, ImageInfo]]:
-    """Every image of the bundle with the item that carries it, in bundle order."""
-    return [(item, image) for item in staged.items for image in item.images]
-
-
 class ProgressMeter:
     """Counts bytes for one run and reports at most ~10 times a second (and at the end)."""
 
