@@ -22,23 +22,19 @@ from station.importing.base import (
     ImageReceipt,
     ImportFailed,
     ImportPlan,
-    ImportStep,
     ProgressMeter,
     Receipt,
     StagedBundle,
     StepCallback,
     image_references,
     image_title,
-    report,
     require_free_space,
-    utc_now,
 )
 from station.importing.convert import one_image_layout, to_docker_archive, work_folder
-from station.importing.files import deliver_files
 from station.importing.layout import BytesCallback
 from station.importing.references import RetagRule, retag, split_reference
+from station.importing.runner import make_plan, run_plan
 from station.importing.sources import SourceImage, source_images
-from station.importing.store import file_steps
 from station.importing.untagged import CHUNK, UntaggedArchive
 from station.progress import ProgressCallback, check_cancel
 
@@ -84,6 +80,7 @@ class DockerEngineTarget:
         self.home = home
         self.retag_rules = retag_rules
         self._client: docker.DockerClient | None = None
+        self._loaded_archives: set[Path] = set()  # archives loaded whole during this run
 
     def describe(self) -> str:
         return f"the Docker engine at {self.base_url}"
@@ -118,24 +115,17 @@ class DockerEngineTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the engine or check the socket, then retry")
-        steps: list[ImportStep] = []
-        convert = 0
-        for source in source_images(staged):
-            image = source.image
-            steps.append(
-                ImportStep(
-                    f"Load {image_title(image)} into the Docker engine",
-                    image=image,
-                    item=source.item,
-                    bytes=image.total_size,
-                )
-            )
-            if not source.is_legacy:
-                convert = max(convert, 3 * image.total_size)
-        steps.extend(file_steps(staged))
+        plan = make_plan(
+            self.name,
+            staged,
+            self.home,
+            lambda s: f"Load {image_title(s.image)} into the Docker engine",
+        )
+        convert = max(
+            (3 * s.image.total_size for s in source_images(staged) if not s.is_legacy), default=0
+        )
         require_free_space(self.work_dir, convert, "converting OCI images for the engine")
-        require_free_space(self.home, sum(s.bytes for s in file_steps(staged)), "the files")
-        return ImportPlan(self.name, staged, tuple(steps))
+        return plan
 
     def run(
         self,
@@ -145,42 +135,17 @@ class DockerEngineTarget:
         on_step: StepCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Receipt:
-        started = utc_now()
-        meter = ProgressMeter(plan.total_bytes, on_progress)
-        sources = {id(s.image): s for s in source_images(plan.staged)}
-        loaded_archives: set[Path] = set()
-        receipts: list[ImageReceipt] = []
-        for step in plan.steps:
-            if step.image is None:
-                continue
-            check_cancel(cancel, "import stopped")
-            source = sources[id(step.image)]
-            report(on_step, step, "started")
-            try:
-                receipt, detail = self._import_one(source, meter, loaded_archives, cancel)
-            except Exception as exc:
-                report(on_step, step, "failed", str(exc))
-                raise
-            receipts.append(receipt)
-            report(on_step, step, "done", detail)
-        file_plan = [step for step in plan.steps if step.image is None]
-        for step in file_plan:
-            report(on_step, step, "started")
-        files = deliver_files(plan.staged, self.home, on_bytes=meter, cancel=cancel)
-        for step in file_plan:
-            report(on_step, step, "done")
-        meter.finish()
-        return Receipt(self.name, plan.staged.digest, tuple(receipts), files, started, utc_now())
+        self._loaded_archives = set()
+        return run_plan(
+            plan, self.home, self._import_one, on_progress=on_progress, on_step=on_step,
+            cancel=cancel,
+        )
 
     def _import_one(
-        self,
-        source: SourceImage,
-        meter: ProgressMeter,
-        loaded_archives: set[Path],
-        cancel: threading.Event | None,
+        self, source: SourceImage, meter: ProgressMeter, cancel: threading.Event | None
     ) -> tuple[ImageReceipt, str]:
+        loaded_archives = self._loaded_archives
         image = source.image
-        meter.at(image_title(image))
         detail = "already in the engine"
         if self._engine_image(image.config_digest) is None:
             detail = "loaded"

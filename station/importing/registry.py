@@ -31,24 +31,20 @@ from station.importing.base import (
     ImageReceipt,
     ImportFailed,
     ImportPlan,
-    ImportStep,
     ProgressMeter,
     Receipt,
     StagedBundle,
     StepCallback,
     image_references,
     image_title,
-    report,
     require_free_space,
-    utc_now,
 )
 from station.importing.convert import one_image_layout, work_folder
-from station.importing.files import deliver_files
 from station.importing.references import RetagRule, repository_path, retag, split_reference
+from station.importing.runner import make_plan, run_plan
 from station.importing.skopeo import run_skopeo
 from station.importing.sources import SourceImage, source_images
-from station.importing.store import file_steps
-from station.progress import ProgressCallback, check_cancel
+from station.progress import ProgressCallback
 
 COMPRESSED_SUFFIXES = ("+gzip", "+zstd", ".gzip", ".zstd")
 
@@ -201,30 +197,21 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        steps: list[ImportStep] = []
-        convert = 0
-        for source in source_images(staged):
-            image = source.image
-            names = self._destinations(source)
-            if not names:
-                raise ImportFailed(
-                    f"{source.item.path}: image {image.config_digest} has no tag to push",
-                    hint="a registry stores images by name; ask the sender to tag it",
-                )
-            steps.append(
-                ImportStep(
-                    f"Push {image_title(image)} to {', '.join(names)}",
-                    image=image,
-                    item=source.item,
-                    bytes=image.total_size,
-                )
-            )
-            if not source.is_legacy:
-                convert = max(convert, image.total_size)
-        steps.extend(file_steps(staged))
+        plan = make_plan(self.name, staged, self.home, self._describe)
+        convert = max(
+            (s.image.total_size for s in source_images(staged) if not s.is_legacy), default=0
+        )
         require_free_space(self.work_dir, convert, "staging OCI images for skopeo")
-        require_free_space(self.home, sum(s.bytes for s in file_steps(staged)), "the files")
-        return ImportPlan(self.name, staged, tuple(steps))
+        return plan
+
+    def _describe(self, source: SourceImage) -> str:
+        names = self._destinations(source)
+        if not names:
+            raise ImportFailed(
+                f"{source.item.path}: image {source.image.config_digest} has no tag to push",
+                hint="a registry stores images by name; ask the sender to tag it",
+            )
+        return f"Push {image_title(source.image)} to {', '.join(names)}"
 
     def _destinations(self, source: SourceImage) -> list[str]:
         names = []
@@ -242,32 +229,17 @@ class RegistryTarget:
         on_step: StepCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Receipt:
-        started = utc_now()
-        meter = ProgressMeter(plan.total_bytes, on_progress)
-        sources = {id(s.image): s for s in source_images(plan.staged)}
-        receipts: list[ImageReceipt] = []
-        for step in plan.steps:
-            if step.image is None:
-                continue
-            check_cancel(cancel, "import stopped")
-            report(on_step, step, "started")
-            meter.at(image_title(step.image))
-            try:
-                receipt, detail = self._push(sources[id(step.image)], cancel)
-            except Exception as exc:
-                report(on_step, step, "failed", str(exc))
-                raise
-            meter(step.bytes)
-            receipts.append(receipt)
-            report(on_step, step, "done", detail)
-        file_plan = [step for step in plan.steps if step.image is None]
-        for step in file_plan:
-            report(on_step, step, "started")
-        files = deliver_files(plan.staged, self.home, on_bytes=meter, cancel=cancel)
-        for step in file_plan:
-            report(on_step, step, "done")
-        meter.finish()
-        return Receipt(self.name, plan.staged.digest, tuple(receipts), files, started, utc_now())
+        return run_plan(
+            plan, self.home, self._import_one, on_progress=on_progress, on_step=on_step,
+            cancel=cancel,
+        )
+
+    def _import_one(
+        self, source: SourceImage, meter: ProgressMeter, cancel: threading.Event | None
+    ) -> tuple[ImageReceipt, str]:
+        result = self._push(source, cancel)
+        meter(source.image.total_size)  # skopeo reports no byte counts: a whole image at once
+        return result
 
     def _push(self, source: SourceImage, cancel: threading.Event | None
               ) -> tuple[ImageReceipt, str]:

@@ -1,0 +1,95 @@
+"""The part of planning and running that every target shares.
+
+A target supplies only what differs: how one image is described and how one image is imported.
+The loop here reports each step to `on_step` (started, then done or failed), counts progress,
+honours a stop request between images, and delivers the plain files at the end.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from station.importing.base import (
+    ImageReceipt,
+    ImportPlan,
+    ImportStep,
+    ProgressMeter,
+    Receipt,
+    StagedBundle,
+    StepCallback,
+    report,
+    require_free_space,
+    utc_now,
+)
+from station.importing.files import deliver_files, file_items
+from station.importing.sources import SourceImage, source_images
+from station.progress import ProgressCallback, check_cancel
+
+ImportOne = Callable[
+    [SourceImage, ProgressMeter, threading.Event | None], tuple[ImageReceipt, str]
+]
+
+
+def make_plan(
+    target: str, staged: StagedBundle, home: Path, describe: Callable[[SourceImage], str]
+) -> ImportPlan:
+    """One step per image (described by the target), then one per delivered file.
+
+    Fails before anything moves when the station home cannot hold the delivered files.
+    """
+    steps = [
+        ImportStep(describe(source), image=source.image, item=source.item,
+                   bytes=source.image.total_size)
+        for source in source_images(staged)
+    ]
+    files = [
+        ImportStep(f"Deliver {item.path} to the received folder", item=item, bytes=item.size or 0)
+        for item in file_items(staged)
+    ]
+    require_free_space(home, sum(step.bytes for step in files), "the files")
+    return ImportPlan(target, staged, tuple(steps + files))
+
+
+def run_plan(
+    plan: ImportPlan,
+    home: Path,
+    import_one: ImportOne,
+    *,
+    on_progress: ProgressCallback | None,
+    on_step: StepCallback | None,
+    cancel: threading.Event | None,
+) -> Receipt:
+    """Import every image step with `import_one`, then deliver the files; return the receipt."""
+    started = utc_now()
+    meter = ProgressMeter(plan.total_bytes, on_progress)
+    sources = {id(source.image): source for source in source_images(plan.staged)}
+    receipts: list[ImageReceipt] = []
+    for step in plan.steps:
+        if step.image is None:
+            continue
+        check_cancel(cancel, "import stopped")
+        report(on_step, step, "started")
+        meter.at(step.description)
+        try:
+            receipt, detail = import_one(sources[id(step.image)], meter, cancel)
+        except BaseException as exc:
+            report(on_step, step, "failed", str(exc))
+            raise
+        receipts.append(receipt)
+        report(on_step, step, "done", detail)
+    file_steps = [step for step in plan.steps if step.image is None]
+    for step in file_steps:
+        report(on_step, step, "started")
+    meter.at("received files")
+    try:
+        files = deliver_files(plan.staged, home, on_bytes=meter, cancel=cancel)
+    except BaseException as exc:
+        for step in file_steps:
+            report(on_step, step, "failed", str(exc))
+        raise
+    for step in file_steps:
+        report(on_step, step, "done")
+    meter.finish()
+    return Receipt(plan.target, plan.staged.digest, tuple(receipts), files, started, utc_now())
