@@ -182,11 +182,16 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def existing_ancestor(path: Path) -> Path:
+    """`path`, or its nearest parent that exists (a target folder may not exist yet)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def require_free_space(folder: Path, needed: int, what: str) -> None:
     """Fail before copying when the filesystem holding `folder` lacks `needed` bytes."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = existing_ancestor(folder)
     try:
         free = psutil.disk_usage(str(probe)).free
     except OSError as exc:

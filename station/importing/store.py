@@ -19,6 +19,7 @@ from station.importing.base import (
     Receipt,
     StagedBundle,
     StepCallback,
+    existing_ancestor,
     image_references,
     image_title,
     require_free_space,
@@ -42,9 +43,7 @@ class StoreTarget:
         return f"the embedded store at {self.layout.root}"
 
     def check(self) -> str | None:
-        probe = self.layout.root
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
+        probe = existing_ancestor(self.layout.root)
         if not probe.is_dir():
             return f"{probe} is not a folder"
         return None
