@@ -15,11 +15,7 @@ from station.audit import AuditCheck, AuditLog
 from station.bundle import Bundle
 from station.config import StationConfig
 from station.errors import StationError
-from station.importing.base import ImportTarget
-from station.importing.docker_engine import DockerEngineTarget
-from station.importing.references import parse_retag_rules
-from station.importing.registry import RegistrySettings, RegistryTarget
-from station.importing.store import StoreTarget
+from station.importing import ImportTarget, make_target
 from station.media.events import DeviceInfo
 from station.verify.policy import Policy
 from station.verify.trust import TrustedKey, TrustStore
@@ -102,34 +98,16 @@ class Station:
         self.trust = TrustStore.load(self.config.trust_dir)
 
     def targets(self) -> list[ImportTarget]:
-        """The configured targets; the embedded store always, and first."""
-        config = self.config
-        work = config.home / "work"
-        found: list[ImportTarget] = [StoreTarget(config.store_dir, config.home)]
-        table = config.table("targets")
-        docker_table = table.get("docker")
-        if isinstance(docker_table, dict):
-            found.append(
-                DockerEngineTarget(
-                    str(docker_table.get("url", "unix:///var/run/docker.sock")),
-                    work_dir=work,
-                    home=config.home,
-                    retag_rules=parse_retag_rules(docker_table.get("retag"), "[targets.docker]"),
-                )
-            )
-        registry_table = table.get("registry")
-        if isinstance(registry_table, dict) and "url" in registry_table:
-            found.append(
-                RegistryTarget(
-                    RegistrySettings.from_config(str(registry_table["url"]), registry_table),
-                    work_dir=work,
-                    home=config.home,
-                    retag_rules=parse_retag_rules(
-                        registry_table.get("retag"), "[targets.registry]"
-                    ),
-                )
-            )
-        return found
+        """The configured targets: the embedded store always, and first; then the Docker
+        engine and the registry when `[targets.docker]` / `[targets.registry]` name them."""
+        table = self.config.table("targets")
+        specs = ["store"]
+        if isinstance(table.get("docker"), dict):
+            specs.append("docker")
+        registry = table.get("registry")
+        if isinstance(registry, dict) and "url" in registry:
+            specs.append("registry")
+        return [make_target(spec, self.config) for spec in specs]
 
     def status(self) -> StationStatus:
         """Free space, keys, targets and audit health; slow (pings targets): call in a worker."""

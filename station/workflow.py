@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from station.bundle import Bundle, Finding, open_bundle
 from station.config import StationConfig
 from station.errors import Cancelled, MediaError, StationError
-from station.importing.base import ImportTarget, Receipt, StagedBundle, StepEvent
+from station.importing.base import ImportPlan, ImportTarget, Receipt, StagedBundle, StepEvent
 from station.progress import ProgressCallback
 from station.verify.signatures import SignatureCheck
 from station.verify.trust import TrustStore
@@ -94,6 +94,7 @@ class Transfer:
         self.state = TransferState.INSERTED
         self.bundle: Bundle | None = None
         self.verification: Verification | None = None
+        self.plan: ImportPlan | None = None
         self.receipt: Receipt | None = None
         self.abort_reason: str | None = None
         self.message = "media inserted"
@@ -290,7 +291,7 @@ class Transfer:
                 on_step(event)
 
         try:
-            plan = target.plan(staged)
+            plan = self.plan = target.plan(staged)
             receipt = target.run(
                 plan, on_progress=on_progress, on_step=audited_step, cancel=cancel or self._stop
             )

@@ -63,3 +63,32 @@ def write_signed_sums(root: Path, text: str, signer: Signer) -> None:
     sums = root / "SHA256SUMS"
     sums.write_text(text)
     sign_file(signer, sums)
+
+
+def scripted_approvals(home: Path, media: Path) -> Path:
+    """Allow scripted approvals in `home`, add two operators, and write their approvals file.
+
+    For tests of `station import --approvals FILE`: the second approval carries the last 8
+    characters of the bundle digest, as a rig reads them from the transfer request form.
+    """
+    import json
+
+    from station.approval import OperatorStore
+    from station.bundle import open_bundle
+    from station.config import StationConfig
+
+    home.mkdir(parents=True, exist_ok=True)
+    config_path = home / "station.toml"
+    existing = config_path.read_text() if config_path.exists() else ""
+    config_path.write_text(existing + "\n[approval]\nallow_noninteractive = true\n")
+    operators = OperatorStore.from_config(StationConfig.load(home))
+    operators.add("alice", "operator", "alice-pin-1")
+    operators.add("victor", "verifier", "victor-pin-2")
+    digest = open_bundle(media).digest
+    approvals = home.parent / f"{home.name}-approvals.json"
+    approvals.write_text(json.dumps([
+        {"operator": "alice", "pin": "alice-pin-1"},
+        {"operator": "victor", "pin": "victor-pin-2", "digest_suffix": digest[-8:]},
+    ]))
+    approvals.chmod(0o600)
+    return approvals

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from station.audit import AuditLog
 from station.bundle.create import create_bundle
-from tests.builders import Signer
+from tests.builders import Signer, scripted_approvals
 from tests.importing_builders import APP, DB, oci_archive
 
 STATION = [sys.executable, "-m", "station.cli.main"]
@@ -43,12 +44,16 @@ def test_import_into_the_store_prints_a_receipt_and_cleans_staging(
     tmp_path: Path, media: Path, signer: Signer
 ) -> None:
     home = tmp_path / "home"
+    approvals = scripted_approvals(home, media)
 
-    result = station("import", media, "--trust", signer.trust, "--json", home=home)
+    result = station(
+        "import", media, "--trust", signer.trust, "--approvals", approvals, "--json", home=home
+    )
 
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["imported"] is True
+    assert [a["operator"] for a in doc["approvals"]] == ["alice", "victor"]
     assert doc["verification"]["verdict"] == "accepted"
     receipt = doc["receipt"]
     assert receipt["target"] == "store"
@@ -100,3 +105,50 @@ def test_an_unknown_target_is_a_usage_error(tmp_path: Path, media: Path, signer:
 
     assert result.returncode == 2
     assert "unknown import target 'ftp'" in result.stderr
+
+
+def test_without_two_approvals_nothing_is_imported(
+    tmp_path: Path, media: Path, signer: Signer
+) -> None:
+    home = tmp_path / "home"
+    result = station("import", media, "--trust", signer.trust, home=home)
+    assert result.returncode == 2
+    assert "two operators must approve the import" in result.stderr
+    assert not (home / "store" / "index.json").exists()
+    assert not any((home / "staging").iterdir())
+    events = [r["event"] for r in AuditLog(home / "audit.log").records()]
+    assert "verification" in events and events[-1] == "state-change"
+    assert "abort" in events
+
+
+def test_scripted_approvals_need_the_station_to_allow_them(
+    tmp_path: Path, media: Path, signer: Signer
+) -> None:
+    home = tmp_path / "home"
+    approvals = scripted_approvals(home, media)
+    (home / "station.toml").write_text("[approval]\nallow_noninteractive = false\n")
+    result = station(
+        "import", media, "--trust", signer.trust, "--approvals", approvals, home=home
+    )
+    assert result.returncode == 1  # refused, like any other approval refusal
+    assert "non-interactive approvals are not allowed" in result.stderr
+    assert not (home / "store" / "index.json").exists()
+
+
+def test_a_wrong_digest_suffix_stops_the_import(
+    tmp_path: Path, media: Path, signer: Signer
+) -> None:
+    home = tmp_path / "home"
+    approvals = scripted_approvals(home, media)
+    entries = json.loads(approvals.read_text())
+    entries[1]["digest_suffix"] = "00000000"
+    approvals.write_text(json.dumps(entries))
+    result = station(
+        "import", media, "--trust", signer.trust, "--approvals", approvals, home=home
+    )
+    assert result.returncode == 1
+    assert "not the last 8 of the bundle digest" in result.stderr
+    assert not (home / "store" / "index.json").exists()
+    refused = [r for r in AuditLog(home / "audit.log").records()
+               if r["event"] == "approval-refused"]
+    assert refused and refused[-1]["noninteractive"] is True

@@ -1,23 +1,26 @@
-"""`station import PATH --trust DIR --to TARGET [--json]`: verify, stage, then import.
+"""`station import PATH [--trust DIR] [--to TARGET] [--approvals FILE] [--json]`.
 
-The bundle is verified again here (copying every file into staging while hashing it), and only
-an accepted bundle's staged copy is imported; the media is not read after verification.
-Staging is removed afterwards, whatever the outcome. Exit 0 imported, 1 rejected, 2 error.
+The same Transfer as the kiosk runs: inspect, verify (copying every file into staging while
+hashing it), two operators approve, then the staged copy is imported; the media is not read
+after verification. Every step is audited; staging is removed afterwards, whatever the
+outcome. Exit 0 imported, 1 rejected, 2 usage, approval, I/O or target error.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from station.bundle import open_bundle
-from station.cli.common import load_config, load_trust, print_json
+from station.approval import require_noninteractive_allowed
+from station.cli.approvals import approve_from_file, approve_interactively
+from station.cli.common import print_json
 from station.cli.progressbar import TerminalProgress
-from station.importing import ImportFailed, Receipt, StepEvent, make_target
-from station.verify import verify_bundle
+from station.importing import ImportFailed, ImportTarget, Receipt, StepEvent, make_target
+from station.station import Station
+from station.verify.trust import TrustStore
+from station.workflow import Transfer
 
 EXIT_IMPORTED = 0
 EXIT_REJECTED = 1
@@ -40,6 +43,13 @@ def register(subparsers: Any) -> None:
         metavar="TARGET",
         default="store",
         help="store[=DIR] (default: the station's store), docker[=SOCKET_URL] or registry=URL",
+    )
+    parser.add_argument(
+        "--approvals",
+        metavar="FILE",
+        help="take both approvals from FILE (JSON; only where [approval] "
+        "allow_noninteractive = true; for automated rigs). Without it, two operators are "
+        "asked on the terminal",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -66,26 +76,31 @@ def render_receipt(receipt: Receipt) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args)
-    trust = load_trust(args, config)
-    target = make_target(args.to, config)
+    station = Station.open(getattr(args, "home", None))
+    if args.trust:
+        station.trust = TrustStore.load(Path(args.trust))
+    if args.approvals:
+        require_noninteractive_allowed(station.config)
+    target = make_target(args.to, station.config)
     reason = target.check()
     if reason is not None:
         raise ImportFailed(reason, hint=f"fix {target.describe()} first, then import again")
-    bundle = open_bundle(Path(args.path), config.limits)
+    transfer = station.new_transfer(Path(args.path))
+    try:
+        return _transfer(transfer, target, args)
+    finally:
+        if not transfer.finished:
+            transfer.abort("station import ended before the import finished")
+
+
+def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace) -> int:
+    transfer.inspect()
     bar = TerminalProgress("verify")
     try:
-        verification = verify_bundle(
-            bundle,
-            trust,
-            limits=config.limits,
-            staging_root=config.staging_dir,
-            on_progress=bar.callback(),
-        )
+        verification = transfer.verify(on_progress=bar.callback())
     finally:
         bar.finish()
-    staged = verification.staged
-    if not verification.accepted or staged is None:
+    if not verification.accepted:
         if args.json:
             print_json({"verification": verification.to_json(), "imported": False})
         else:
@@ -93,23 +108,28 @@ def run(args: argparse.Namespace) -> int:
             for problem in verification.problems:
                 print(f"  {problem.message}")
         return EXIT_REJECTED
+    if args.approvals:
+        approve_from_file(transfer, Path(args.approvals))
+    else:
+        approve_interactively(transfer)
+    bar = TerminalProgress("import")
     try:
-        plan = target.plan(staged)
-        bar = TerminalProgress("import")
-        try:
-            receipt = target.run(
-                plan, on_progress=bar.callback(), on_step=None if args.json else _print_step
-            )
-        finally:
-            bar.finish()
+        receipt = transfer.import_into(
+            target, on_progress=bar.callback(), on_step=None if args.json else _print_step
+        )
     finally:
-        shutil.rmtree(staged.root, ignore_errors=True)
+        bar.finish()
     if args.json:
+        plan = transfer.plan
         print_json(
             {
                 "verification": verification.to_json(),
                 "imported": True,
-                "plan": plan.to_json(),
+                "approvals": [
+                    {"operator": a.operator, "role": a.role.value, "at": a.at.isoformat()}
+                    for a in transfer.approvals
+                ],
+                "plan": plan.to_json() if plan is not None else None,
                 "receipt": receipt.to_json(),
             }
         )

@@ -17,7 +17,7 @@ from station.bundle.create import create_bundle
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.layout import StoreFull
 from station.importing.store import StoreTarget
-from tests.builders import make_signer
+from tests.builders import make_signer, scripted_approvals
 from tests.importing_builders import (
     APP,
     DB,
@@ -133,9 +133,11 @@ def test_an_import_killed_mid_copy_leaves_a_valid_index_and_a_retry_completes(
     create_bundle(media, secret_key=signer.secret, image_archives=[small, big], name="kill")
     home = tmp_path / "home"
     store = home / "store"
+    approvals = scripted_approvals(home, media)
     command = [
         sys.executable, "-m", "station.cli.main", "--home", str(home),
         "import", str(media), "--trust", str(signer.trust), "--to", "store",
+        "--approvals", str(approvals),
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
