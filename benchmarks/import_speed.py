@@ -33,7 +33,7 @@ from station.bundle.create import create_bundle
 from station.importing.docker_engine import DockerEngineTarget
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.progress import format_size
-from tests.builders import make_signer
+from tests.builders import make_signer, scripted_approvals
 from tests.importing_builders import big_docker_archive, stage
 from tests.real.servers import start_dockerd, start_registry
 
@@ -113,7 +113,9 @@ def make_media(work: Path, staging: Path) -> tuple[Path, Path]:
 def bench_cli(work: Path, media: Path, trust: Path, to: str) -> tuple[float, int]:
     """`station import` end to end (verify + stage + import): seconds and peak RSS."""
     home = work / f"home-{to.split('=')[0]}"
-    argv = ["--home", str(home), "import", str(media), "--trust", str(trust), "--to", to]
+    approvals = scripted_approvals(home, media)
+    argv = ["--home", str(home), "import", str(media), "--trust", str(trust), "--to", to,
+            "--approvals", str(approvals)]
     command = [sys.executable, "-c", _MEASURED_IMPORT, *argv]
     start = time.monotonic()
     result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
