@@ -18,7 +18,7 @@ from pathlib import Path
 from station.bundle.model import Finding
 from station.bundle.safety import describe_name, read_media_file
 from station.errors import StationError, UnsafePathError
-from station.verify import cosign, minisign, openpgp, sshsig
+from station.verify import minisign, openpgp
 
 MAX_KEY_FILE_BYTES = 1024 * 1024
 PROBLEM_CODE = "trust-key"
@@ -176,13 +176,25 @@ def _openpgp_key(path: Path, data: bytes) -> TrustedKey:
     )
 
 
+def _cosign_key(path: Path, data: bytes) -> TrustedKey:
+    from station.verify import cosign  # loaded only when the trust store holds such keys
+
+    return cosign.trusted_key(path, data)
+
+
+def _ssh_key(path: Path, data: bytes) -> TrustedKey:
+    from station.verify import sshsig  # loaded only when the trust store holds such keys
+
+    return sshsig.trusted_key(path, data)
+
+
 KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
     ".pub": _minisign_key,
     ".asc": _openpgp_key,
     ".gpg": _openpgp_key,
-    ".cosign.pub": cosign.trusted_key,
-    ".pem": cosign.trusted_key,
-    ".ssh.pub": sshsig.trusted_key,
+    ".cosign.pub": _cosign_key,
+    ".pem": _cosign_key,
+    ".ssh.pub": _ssh_key,
 }
 """File name ending -> loader. A new scheme adds its ending here (`.ssh.pub`, `.cosign.pub`);
 the longest matching ending wins, so `alice.ssh.pub` never reaches the minisign loader. A

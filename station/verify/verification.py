@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import psutil
-
 from station.bundle.contents import read_images
 from station.bundle.model import Bundle, Finding, Item
 from station.config import Limits
@@ -142,6 +140,8 @@ def signature_findings(
 
 
 def _check_free_space(staging: Path, needed: int) -> None:
+    import psutil  # only when staging; `station verify` starts faster without it
+
     free = psutil.disk_usage(str(staging)).free
     if needed > free:
         raise StagingError(
