@@ -42,7 +42,7 @@ _WHEN = {
 class StationApp(App[None], inherit_bindings=False):
     """The kiosk. `kiosk=True` (the default) leaves no way out but the admin credential."""
 
-    CSS_PATH = "station.tcss"
+    CSS_PATH = Path(__file__).with_name("station.tcss")
     TITLE = "Transfer station"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "ignore", show=False, priority=True)]
