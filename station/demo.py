@@ -231,7 +231,8 @@ class DemoFeed:
         with self._lock:
             if self._current is not None:
                 return False
-            self._next = self.demo.media.index(media) + 1
+            if media in self.demo.media:
+                self._next = self.demo.media.index(media) + 1
             staging = self.demo.root / f".inserting-{media.name}"
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(media.source, staging)

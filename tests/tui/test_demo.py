@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 
 from station.bundle import open_bundle
 from station.config import Limits
@@ -49,4 +50,22 @@ def test_feed_inserts_and_pulls_media_seen_by_the_folder_source(demo: DemoHome) 
         assert second.media.root.name == "TRANSFER-0043"
     finally:
         source.stop()
+        feed.stop()
+
+
+def test_auto_feed_inserts_the_next_media_once_the_folder_is_empty(demo: DemoHome) -> None:
+    feed = DemoFeed(demo, auto=True, delay=0.05)
+    feed.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not (demo.media_dir / "TRANSFER-0042").exists():
+            assert time.monotonic() < deadline, "the first media never went in"
+            time.sleep(0.02)
+        time.sleep(0.2)
+        assert sorted(p.name for p in demo.media_dir.iterdir()) == ["TRANSFER-0042"]
+        feed.remove_current()
+        while not (demo.media_dir / "TRANSFER-0043").exists():
+            assert time.monotonic() < deadline, "the next media never went in"
+            time.sleep(0.02)
+    finally:
         feed.stop()

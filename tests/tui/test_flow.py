@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+from textual.message import Message
 from textual.widgets import Input
 from textual.widgets.tree import TreeNode
 
-from station.demo import DEMO_IMAGE, DemoHome
+from station.bundle.create import create_bundle
+from station.demo import DEMO_IMAGE, DemoHome, DemoMedia
+from station.progress import Progress
 from station.workflow import TransferState
 from tests.tui.helpers import kiosk_app, screen_text, wait_until
+from tui.messages import WorkProgress
 from tui.screens.aborted import AbortedScreen
 from tui.screens.approve import ApproveScreen
 from tui.screens.contents import ContentsScreen
@@ -157,3 +162,39 @@ async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) 
         assert "unknown operator or wrong PIN" in screen_text(app)
         assert all(field.value == "" for field in app.screen.query(Input))
         assert app.transfer.approvals == ()
+
+
+async def test_pulling_the_media_mid_verification_stops_hashing(
+    demo: DemoHome, tmp_path: Path
+) -> None:
+    payload = tmp_path / "big.bin"
+    with payload.open("wb") as out:
+        out.truncate(768 * 1024 * 1024)
+    big = DemoMedia("BIG", tmp_path / "BIG", "one large file")
+    create_bundle(big.source, secret_key=demo.root / "producer-keys" / "demo-release.key",
+                  files=[payload], name="big", producer="test")
+    payload.unlink()
+    app, feed = kiosk_app(demo)
+    pulled: list[Progress] = []
+
+    def pull_at_first_progress(message: Message) -> None:
+        """The operator pulls the stick the moment the first progress report is drawn."""
+        if isinstance(message, WorkProgress) and not pulled:
+            pulled.append(message.progress)
+            feed.remove_current()
+
+    async with app.run_test(size=(120, 40), message_hook=pull_at_first_progress) as pilot:
+        feed.insert(big)
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        transfer = app.transfer
+        assert transfer is not None
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
+        assert "the media was removed during verification" in screen_text(app)
+        await wait_until(pilot, lambda: transfer.state is TransferState.ABORTED, "abort")
+        await app.workers.wait_for_complete()
+        assert transfer.verification is None, "no verdict from a half-read media"
+        assert pulled and pulled[0].done < pulled[0].total, "pulled while hashing"
+    staging = demo.home / "staging"
+    assert list(staging.iterdir()) == [], "nothing half-copied stays in staging"
