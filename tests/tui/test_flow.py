@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,3 +199,34 @@ async def test_pulling_the_media_mid_verification_stops_hashing(
         assert pulled and pulled[0].done < pulled[0].total, "pulled while hashing"
     staging = demo.home / "staging"
     assert list(staging.iterdir()) == [], "nothing half-copied stays in staging"
+
+
+async def test_failed_import_says_what_to_do_and_can_be_retried(demo: DemoHome) -> None:
+    app, feed = kiosk_app(demo)
+    store = demo.home / "store"
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed.insert(demo.media[0])
+        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                         and app.screen.bundle is not None, "the bundle's contents")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                         and app.screen.verification is not None, "the verdict")
+        digest = app.screen.verification.bundle_digest
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
+        shutil.rmtree(store)
+        store.write_text("a file where the store should be")  # the store is broken
+        await _approve(pilot, "alice", "alice-pin")
+        await wait_until(pilot, lambda: len(app.transfer.approvals) == 1, "first approval")
+        await _approve(pilot, "bob", "bob-pin", digest[-8:])
+        await wait_until(pilot, lambda: "The import stopped" in screen_text(app), "failure")
+        text = screen_text(app)
+        assert "store is not a folder" in text
+        assert "press R to import again" in text
+        assert app.transfer.state is TransferState.APPROVED
+
+        store.unlink()
+        store.mkdir()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoneScreen), "the receipt", 30)
+    assert DEMO_IMAGE in (store / "index.json").read_text()
