@@ -45,6 +45,7 @@ class StationApp(App[None], inherit_bindings=False):
     CSS_PATH = Path(__file__).with_name("station.tcss")
     TITLE = "Transfer station"
     ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "ignore", show=False, priority=True)]
 
     def __init__(
