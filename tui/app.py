@@ -8,7 +8,7 @@ transfer, and shows failures. It receives its core objects, so tests pass in rea
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
