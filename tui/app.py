@@ -195,9 +195,9 @@ class StationApp(App[None], inherit_bindings=False):
         """Admin login first; the admin screen only after the gate said yes."""
         from tui.screens.admin import AdminLoginScreen, AdminScreen
 
-        def logged_in(ok: bool | None) -> None:
-            if ok:
-                self.push_screen(AdminScreen())
+        def logged_in(admin: str | None) -> None:
+            if admin:
+                self.push_screen(AdminScreen(admin))
 
         self.push_screen(AdminLoginScreen(), logged_in)
 

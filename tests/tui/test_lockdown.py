@@ -66,5 +66,6 @@ async def test_admin_sees_the_audit_log_and_is_the_only_way_out(demo: DemoHome) 
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin screen")
         await pilot.press("q")
-        await pilot.pause(0.1)
-        assert not app.is_running
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit")
+    log = (demo.home / "audit.log").read_text(encoding="utf-8")
+    assert '"action":"quit-kiosk"' in log and '"actor":"admin"' in log

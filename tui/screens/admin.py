@@ -21,8 +21,8 @@ from tui.widgets import StepHeader
 from tui.widgets.status_view import StationStatusView
 
 
-class AdminLoginScreen(ModalScreen[bool]):
-    """Name and PIN; dismisses with True only when the gate says this is an admin."""
+class AdminLoginScreen(ModalScreen[str | None]):
+    """Name and PIN; dismisses with the admin's name only when the gate says this is an admin."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -57,23 +57,23 @@ class AdminLoginScreen(ModalScreen[bool]):
         app: Any = self.app
         refusal = app.gate.check(user, pin)
         audit = app.station.audit
-        if audit is not None:
-            if refusal is None:
-                audit.append("login", actor=user, role="admin", where="kiosk")
-            else:
-                audit.append("login-failed", actor=user, role="admin", reason=refusal)
-        self.post_message(WorkFinished("login", refusal))
+        if refusal is None:
+            audit.append("login", actor=user, role="admin", where="kiosk")
+        else:
+            audit.append("login-failed", actor=user, role="admin", reason=refusal)
+        self.post_message(WorkFinished("login", (user, refusal)))
 
     def on_work_finished(self, message: WorkFinished) -> None:
         message.stop()
-        if message.result is None:
-            self.dismiss(True)
+        user, refusal = message.result
+        if refusal is None:
+            self.dismiss(user)
             return
-        self.query_one("#login-error", Static).update(f"✘ {message.result}")
+        self.query_one("#login-error", Static).update(f"✘ {refusal}")
         self.query_one("#admin-pin", Input).value = ""
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(None)
 
 
 class AdminScreen(StepScreen):
@@ -85,11 +85,12 @@ class AdminScreen(StepScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, admin: str) -> None:
         super().__init__(classes="admin-screen")
+        self.admin = admin
 
     def compose(self) -> ComposeResult:
-        yield StepHeader(0, "Administration")
+        yield StepHeader(0, f"Administration (signed in: {self.admin})")
         yield StationStatusView(id="admin-status")
         yield Footer()
 
@@ -102,7 +103,10 @@ class AdminScreen(StepScreen):
 
     def on_work_finished(self, message: WorkFinished) -> None:
         message.stop()
-        self.query_one(StationStatusView).show(message.result)
+        if message.kind == "quit":
+            self.station_app.exit()
+        else:
+            self.query_one(StationStatusView).show(message.result)
 
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen())
@@ -111,7 +115,14 @@ class AdminScreen(StepScreen):
         self.app.pop_screen()
 
     def action_quit_station(self) -> None:
-        self.station_app.exit()
+        self.record_quit()
+
+    @work(thread=True, exit_on_error=False, group="admin", name="recording the quit")
+    def record_quit(self) -> None:
+        """The kiosk leaving service is an admin action: on record before the app exits."""
+        self.station_app.station.audit.append(
+            "admin-action", actor=self.admin, action="quit-kiosk")
+        self.post_message(WorkFinished("quit", None))
 
 
 class AuditScreen(StepScreen):
@@ -134,9 +145,6 @@ class AuditScreen(StepScreen):
     @work(thread=True, exit_on_error=False, group="audit", name="reading the audit log")
     def load(self) -> None:
         audit = self.station_app.station.audit
-        if audit is None:
-            self.post_message(WorkFinished("audit", (None, [])))
-            return
         check = audit.verify()
         records = list(audit.records())[-self.SHOWN :]
         self.post_message(WorkFinished("audit", (check, records)))
@@ -147,9 +155,7 @@ class AuditScreen(StepScreen):
         message.stop()
         check, records = message.result
         chain = self.query_one("#chain", Static)
-        if check is None:
-            chain.update("This station keeps no audit log.")
-        elif check.ok:
+        if check.ok:
             chain.update(Text(f"✔ Hash chain intact: {check.records} records"))
             chain.add_class("-accepted")
         else:
