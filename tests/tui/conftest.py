@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from station.demo import DemoHome, build_demo_home
+from tests.tui.helpers import copy_demo
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +19,4 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
 @pytest.fixture
 def demo(demo_template: DemoHome, tmp_path: Path) -> DemoHome:
     """A private copy of the demo station, so each test starts with an empty audit log."""
-    root = tmp_path / "demo"
-    shutil.copytree(demo_template.root, root)
-    media = tuple(
-        type(m)(m.name, root / m.source.relative_to(demo_template.root), m.description)
-        for m in demo_template.media
-    )
-    return DemoHome(root=root, home=root / "home", media_dir=root / "media", media=media)
+    return copy_demo(demo_template, tmp_path / "demo")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.pilot import Pilot
 
-from station.demo import DemoFeed, DemoHome
+from station.demo import DemoFeed, DemoHome, DemoMedia
 from station.media.folder import FolderMediaSource
 from station.station import Station
 from tui.app import StationApp
+from tui.screens.contents import ContentsScreen
+from tui.screens.verify import VerifyScreen
 
 
 def kiosk_app(
@@ -32,6 +36,32 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
         await pilot.pause(0.05)
+
+
+async def insert_and_read(pilot: Pilot[None], feed: DemoFeed, media: DemoMedia) -> None:
+    """Put the media in and wait until the contents screen shows its bundle."""
+    app = pilot.app
+    feed.insert(media)
+    await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
+                     and app.screen.bundle is not None, "the bundle's contents")
+
+
+async def verify_now(pilot: Pilot[None]) -> None:
+    """Press V on the contents screen and wait for the verdict."""
+    app = pilot.app
+    await pilot.press("v")
+    await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
+                     and app.screen.verification is not None, "the verdict")
+
+
+def copy_demo(template: DemoHome, root: Path) -> DemoHome:
+    """A private copy of a built demo station (building one takes a second)."""
+    shutil.copytree(template.root, root)
+    media = tuple(
+        DemoMedia(m.name, root / m.source.relative_to(template.root), m.description)
+        for m in template.media
+    )
+    return DemoHome(root=root, home=root / "home", media_dir=root / "media", media=media)
 
 
 def screen_text(app: StationApp) -> str:

@@ -15,11 +15,10 @@ from station.bundle.create import create_bundle
 from station.demo import DEMO_IMAGE, DemoHome, DemoMedia
 from station.progress import Progress
 from station.workflow import TransferState
-from tests.tui.helpers import kiosk_app, screen_text, wait_until
+from tests.tui.helpers import insert_and_read, kiosk_app, screen_text, verify_now, wait_until
 from tui.messages import WorkProgress
 from tui.screens.aborted import AbortedScreen
 from tui.screens.approve import ApproveScreen
-from tui.screens.contents import ContentsScreen
 from tui.screens.done import DoneScreen
 from tui.screens.verify import VerifyScreen
 from tui.screens.waiting import WaitingScreen
@@ -53,17 +52,13 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
     app, feed = kiosk_app(demo)
     async with app.run_test(size=(120, 40)) as pilot:
         assert isinstance(app.screen, WaitingScreen)
-        feed.insert(demo.media[0])
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
+        await insert_and_read(pilot, feed, demo.media[0])
         labels = list(_labels(app.screen.query_one(BundleTree).root))
         assert "Images (1)" in labels and "SBOMs (1)" in labels and "Files (1)" in labels
         assert DEMO_IMAGE in labels
         assert "platform linux/amd64" in labels
 
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                         and app.screen.verification is not None, "the verdict")
+        await verify_now(pilot)
         text = screen_text(app)
         assert "ACCEPTED" in text
         assert "demo-release" in text
@@ -101,12 +96,8 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
 async def test_tampered_bundle_is_rejected_and_cannot_be_approved(demo: DemoHome) -> None:
     app, feed = kiosk_app(demo)
     async with app.run_test(size=(120, 40)) as pilot:
-        feed.insert(demo.media[1])
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                         and app.screen.verification is not None, "the verdict")
+        await insert_and_read(pilot, feed, demo.media[1])
+        await verify_now(pilot)
         text = screen_text(app)
         assert "REJECTED" in text
         assert "files/transfer-request.txt" in text
@@ -123,12 +114,8 @@ async def test_tampered_bundle_is_rejected_and_cannot_be_approved(demo: DemoHome
 async def test_pulling_the_media_aborts_and_says_so(demo: DemoHome) -> None:
     app, feed = kiosk_app(demo)
     async with app.run_test(size=(120, 40)) as pilot:
-        feed.insert(demo.media[0])
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                         and app.screen.verification is not None, "the verdict")
+        await insert_and_read(pilot, feed, demo.media[0])
+        await verify_now(pilot)
         transfer = app.transfer
         staged = transfer.verification.staged.root
         assert staged.exists()
@@ -150,12 +137,8 @@ async def test_pulling_the_media_aborts_and_says_so(demo: DemoHome) -> None:
 async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) -> None:
     app, feed = kiosk_app(demo)
     async with app.run_test(size=(120, 40)) as pilot:
-        feed.insert(demo.media[0])
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                         and app.screen.verification is not None, "the verdict")
+        await insert_and_read(pilot, feed, demo.media[0])
+        await verify_now(pilot)
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
         await _approve(pilot, "alice", "not-her-pin")
@@ -185,9 +168,7 @@ async def test_pulling_the_media_mid_verification_stops_hashing(
             feed.remove_current()
 
     async with app.run_test(size=(120, 40), message_hook=pull_at_first_progress) as pilot:
-        feed.insert(big)
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
+        await insert_and_read(pilot, feed, big)
         transfer = app.transfer
         assert transfer is not None
         await pilot.press("v")
@@ -205,12 +186,8 @@ async def test_failed_import_says_what_to_do_and_can_be_retried(demo: DemoHome) 
     app, feed = kiosk_app(demo)
     store = demo.home / "store"
     async with app.run_test(size=(120, 40)) as pilot:
-        feed.insert(demo.media[0])
-        await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                         and app.screen.bundle is not None, "the bundle's contents")
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                         and app.screen.verification is not None, "the verdict")
+        await insert_and_read(pilot, feed, demo.media[0])
+        await verify_now(pilot)
         digest = app.screen.verification.bundle_digest
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")

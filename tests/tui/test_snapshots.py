@@ -9,7 +9,6 @@ and review the SVGs in `__snapshots__/`.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,9 @@ from station.importing.store import StoreTarget
 from station.progress import Progress
 from station.station import PastTransfer, Station, StationStatus, TargetStatus
 from station.verify.trust import TrustedKey
-from tests.tui.helpers import kiosk_app, wait_until
+from tests.tui.helpers import copy_demo, insert_and_read, kiosk_app, verify_now, wait_until
 from tui.app import StationApp
 from tui.messages import ImportStep
-from tui.screens.contents import ContentsScreen
 from tui.screens.done import DoneScreen
 from tui.screens.failure import FailureScreen
 from tui.screens.importing import ImportScreen
@@ -81,13 +79,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
 
 @pytest.fixture
 def seeded(seeded_template: DemoHome, tmp_path: Path) -> DemoHome:
-    root = tmp_path / "demo"
-    shutil.copytree(seeded_template.root, root)
-    media = tuple(
-        type(m)(m.name, root / m.source.relative_to(seeded_template.root), m.description)
-        for m in seeded_template.media
-    )
-    return DemoHome(root=root, home=root / "home", media_dir=root / "media", media=media)
+    return copy_demo(seeded_template, tmp_path / "demo")
 
 
 def _app(demo: DemoHome) -> StationApp:
@@ -99,17 +91,13 @@ def _app(demo: DemoHome) -> StationApp:
 async def _inserted(pilot: Pilot[None], demo: DemoHome, which: int = 0) -> StationApp:
     app = pilot.app
     assert isinstance(app, StationApp)
-    app._test_feed.insert(demo.media[which])  # type: ignore[attr-defined]
-    await wait_until(pilot, lambda: isinstance(app.screen, ContentsScreen)
-                     and app.screen.bundle is not None, "the contents")
+    await insert_and_read(pilot, app._test_feed, demo.media[which])  # type: ignore[attr-defined]
     return app
 
 
 async def _verified(pilot: Pilot[None], demo: DemoHome, which: int = 0) -> StationApp:
     app = await _inserted(pilot, demo, which)
-    await pilot.press("v")
-    await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen)
-                     and app.screen.verification is not None, "the verdict")
+    await verify_now(pilot)
     return app
 
 
