@@ -43,6 +43,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from station.atomic import replace_file
 from station.config import StationConfig
 from station.errors import StationError
 
@@ -218,21 +219,9 @@ class OperatorStore:
 
     def _write(self, accounts: dict[str, Operator]) -> None:
         text = _render(accounts)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            replace_file(self.path, text.encode("utf-8"))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StationError(f"cannot write the operator accounts {self.path}: {exc}") from exc
 
     def add(self, name: str, role: Role | str, secret: str) -> Operator:

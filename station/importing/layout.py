@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from station.atomic import fsync_dir, replace_file
 from station.errors import StationError
 from station.importing.base import ImportFailed
 from station.progress import check_cancel
@@ -35,14 +36,6 @@ BytesCallback = Callable[[int], None]
 
 class StoreFull(ImportFailed):
     """The filesystem of the layout ran out of space while writing."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_error(path: Path, exc: OSError) -> StationError:
@@ -172,7 +165,7 @@ class OciLayout:
                 check(actual, head)
             final = self.blob_path(actual)
             os.replace(temp, final)
-            _fsync_dir(folder)
+            fsync_dir(folder)
             return actual, written
         except OSError as exc:
             raise write_error(folder / what, exc) from exc
@@ -241,14 +234,4 @@ class OciLayout:
 
     @staticmethod
     def _replace(path: Path, data: bytes) -> None:
-        """Write `data` to a temp file beside `path`, fsync, rename over it, fsync the dir."""
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, path)
-            _fsync_dir(path.parent)
-        finally:
-            Path(temp_name).unlink(missing_ok=True)
+        replace_file(path, data, prefix=TEMP_PREFIX)

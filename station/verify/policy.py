@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station.approval import Operator, Role
+from station.atomic import replace_file
 from station.bundle import reports
 from station.bundle.model import Bundle, Entry, Finding, Item, ItemKind
 from station.bundle.safety import read_media_file
@@ -132,22 +133,12 @@ class SequenceStore:
             "digest": digest,
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle, indent=2, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
             # The rename must survive a power cut, or an old bundle could be replayed once.
-            dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
+            replace_file(self.path, data, mode=0o644)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StationError(f"cannot write the imported sequences {self.path}: {exc}") from exc
 
 
