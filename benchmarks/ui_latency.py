@@ -63,6 +63,13 @@ def _big_bundle(root: Path, key: Path, size: int) -> Path:
     return bundle
 
 
+def _press(app: TimedApp, key: str, character: str | None) -> None:
+    """Post a key exactly as the terminal driver does (from the app, to the app)."""
+    event = events.Key(key, character)
+    event.set_sender(app)
+    app.post_message(event)
+
+
 async def _measure(app: TimedApp, bundle: Path, media_dir: Path) -> tuple[list[float], float]:
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -72,14 +79,14 @@ async def _measure(app: TimedApp, bundle: Path, media_dir: Path) -> tuple[list[f
         # Keys are posted as the terminal driver posts them: Pilot.press would wait for the
         # process to go idle, which it does not while hashing.
         started = time.perf_counter()
-        app.post_message(events.Key("v", "v"))
+        _press(app, "v", "v")
         while not isinstance(app.screen, VerifyScreen):
             await asyncio.sleep(0.001)
         screen = app.screen
         while screen.verification is None:
             before = len(app.handled)
             sent = time.perf_counter()
-            app.post_message(events.Key("f12", None))
+            _press(app, "f12", None)
             while len(app.handled) == before:
                 await asyncio.sleep(0.001)
             latencies.append((app.handled[-1] - sent) * 1000)

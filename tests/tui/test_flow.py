@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from textual.message import Message
 from textual.widgets import Input
 from textual.widgets.tree import TreeNode
@@ -148,16 +150,22 @@ async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) 
         assert app.transfer.approvals == ()
 
 
-async def test_pulling_the_media_mid_verification_stops_hashing(
-    demo: DemoHome, tmp_path: Path
-) -> None:
+@pytest.fixture
+def big(demo: DemoHome, tmp_path: Path) -> DemoMedia:
+    """A signed bundle with one 768 MiB file: verifying it takes long enough to interrupt."""
     payload = tmp_path / "big.bin"
     with payload.open("wb") as out:
         out.truncate(768 * 1024 * 1024)
-    big = DemoMedia("BIG", tmp_path / "BIG", "one large file")
-    create_bundle(big.source, secret_key=demo.root / "producer-keys" / "demo-release.key",
+    media = DemoMedia("BIG", tmp_path / "BIG", "one large file")
+    create_bundle(media.source, secret_key=demo.root / "producer-keys" / "demo-release.key",
                   files=[payload], name="big", producer="test")
     payload.unlink()
+    return media
+
+
+async def test_pulling_the_media_mid_verification_stops_hashing(
+    demo: DemoHome, big: DemoMedia
+) -> None:
     app, feed = kiosk_app(demo)
     pulled: list[Progress] = []
 
@@ -180,6 +188,35 @@ async def test_pulling_the_media_mid_verification_stops_hashing(
         assert pulled and pulled[0].done < pulled[0].total, "pulled while hashing"
     staging = demo.home / "staging"
     assert list(staging.iterdir()) == [], "nothing half-copied stays in staging"
+
+
+async def test_escape_stops_a_running_verification(demo: DemoHome, big: DemoMedia) -> None:
+    app, feed = kiosk_app(demo)
+    stopped: list[Progress] = []
+    pressing: list[asyncio.Task[None]] = []
+
+    def escape_at_first_progress(message: Message) -> None:
+        """The operator presses Esc the moment the first progress report is drawn."""
+        if isinstance(message, WorkProgress) and not stopped:
+            stopped.append(message.progress)
+            pressing.append(asyncio.get_running_loop().create_task(pilot.press("escape")))
+
+    async with app.run_test(size=(120, 40), message_hook=escape_at_first_progress) as pilot:
+        await insert_and_read(pilot, feed, big)
+        transfer = app.transfer
+        assert transfer is not None
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
+        text = screen_text(app)
+        assert "the operator stopped the verification" in text
+        assert stopped[0].done < stopped[0].total, "stopped while hashing"
+        assert "Remove the media." in text
+        await wait_until(pilot, lambda: transfer.state is TransferState.ABORTED, "abort")
+        await app.workers.wait_for_complete()
+        assert transfer.verification is None
+        feed.remove_current()
+        await wait_until(pilot, lambda: isinstance(app.screen, WaitingScreen), "the start")
+    assert list((demo.home / "staging").iterdir()) == []
 
 
 async def test_failed_import_says_what_to_do_and_can_be_retried(demo: DemoHome) -> None:
