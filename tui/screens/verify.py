@@ -36,7 +36,7 @@ class VerifyScreen(StepScreen):
         self.transfer = transfer
         self.verification: Verification | None = transfer.verification
         self.files_done: list[str] = []
-        self._current: str | None = None
+        self.current_file: str | None = None
 
     def compose(self) -> ComposeResult:
         yield StepHeader(3, "Verify files and signatures")
@@ -49,7 +49,8 @@ class VerifyScreen(StepScreen):
 
     def on_mount(self) -> None:
         if self.verification is None:
-            self.verify()
+            # Draw the screen first: once hashing runs, the GIL is shared with it.
+            self.call_after_refresh(self.verify)
         else:
             self._show(self.verification)
 
@@ -72,9 +73,9 @@ class VerifyScreen(StepScreen):
         self.query_one("#overall", TransferProgress).show(progress)
         if progress.path is None:
             return
-        if self._current is not None and progress.path != self._current:
-            self.files_done.append(self._current)
-        self._current = progress.path
+        if self.current_file is not None and progress.path != self.current_file:
+            self.files_done.append(self.current_file)
+        self.current_file = progress.path
         per_file = Progress(progress.path_done, progress.path_total, progress.elapsed)
         self.query_one("#current", TransferProgress).show(
             per_file, label=f"Current file: {progress.path}", rate=False
