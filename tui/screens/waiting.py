@@ -43,8 +43,11 @@ class WaitingScreen(StepScreen):
 
     def on_mount(self) -> None:
         demo = self.station_app.demo
-        if demo is not None:
-            self.query_one("#demo-hint", Static).update(demo.hint())
+        hint = self.query_one("#demo-hint", Static)
+        if demo is None:
+            hint.display = False
+        else:
+            hint.update(demo.hint())
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
