@@ -17,7 +17,13 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from station.approval import OperatorStore
-from station.media.events import DeviceInfo, MediaEvent, MediaInserted, MediaRemoved
+from station.media.events import (
+    DeviceInfo,
+    MediaEvent,
+    MediaInserted,
+    MediaRemoved,
+    MediaSource,
+)
 from tui.admin_gate import AdminGate
 from tui.messages import MediaArrived, MediaGone, MediaRefused, WorkFinished
 from tui.screens.failure import FailureScreen
@@ -52,7 +58,7 @@ class StationApp(App[None], inherit_bindings=False):
     def __init__(
         self,
         station: Station,
-        media: Any = None,
+        media: MediaSource | None = None,
         *,
         kiosk: bool = True,
         gate: AdminGate | None = None,
@@ -103,7 +109,7 @@ class StationApp(App[None], inherit_bindings=False):
             else:
                 self.post_message(MediaArrived(event.media.root, event.device))
         elif isinstance(event, MediaRemoved):
-            self.post_message(MediaGone(None, event.device))
+            self.post_message(MediaGone(event.device))
         else:
             self.post_message(MediaRefused(event.reason, event.device))
 
@@ -115,12 +121,15 @@ class StationApp(App[None], inherit_bindings=False):
                 severity="warning",
             )
             return
+        if self.transfer is not None:  # finished, its media still in: drop what it staged
+            self._close(self.transfer, "other media was inserted")
+            self.transfer = None
         self.back_to_waiting()
         self._arriving = message.device
         self._open_transfer(message.root, message.device)
 
     @work(thread=True, exit_on_error=False, group="transfer", name="reading the media")
-    def _open_transfer(self, root: Path, device: Any) -> None:
+    def _open_transfer(self, root: Path, device: DeviceInfo) -> None:
         transfer = self.station.new_transfer(root, device)
         self.post_message(WorkFinished("transfer", transfer))
 
@@ -146,7 +155,7 @@ class StationApp(App[None], inherit_bindings=False):
         finished = transfer.finished
         self.transfer = None
         for worker in self.workers:
-            if worker.group != "abort":
+            if worker.group not in ("abort", "demo"):
                 worker.cancel()
         self._close(transfer, f"the media was removed {when}")
         self.back_to_waiting()
@@ -201,10 +210,13 @@ class StationApp(App[None], inherit_bindings=False):
 
         self.push_screen(AdminLoginScreen(), logged_in)
 
+    @work(thread=True, exit_on_error=False, group="demo", name="inserting demo media")
     def action_demo_insert(self) -> None:
+        """Copies the demo bundle into the media folder: file I/O, so in a worker."""
         if self.demo is not None:
             self.demo.insert_next()
 
+    @work(thread=True, exit_on_error=False, group="demo", name="pulling demo media")
     def action_demo_remove(self) -> None:
         if self.demo is not None:
             self.demo.remove_current()

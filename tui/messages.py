@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.message import Message
 
+from station.media.events import DeviceInfo
 from station.progress import Progress
 
 
@@ -20,16 +21,14 @@ class MediaArrived(Message):
     """Media with a readable folder appeared (a USB stick mounted, a demo folder dropped)."""
 
     root: Path
-    device: Any = None
-    """`station.media.DeviceInfo` where the source knows one."""
+    device: DeviceInfo
 
 
 @dataclass
 class MediaGone(Message):
     """The media was removed; any transfer reading it stops."""
 
-    root: Path | None
-    device: Any = None
+    device: DeviceInfo
 
 
 @dataclass
@@ -37,7 +36,7 @@ class MediaRefused(Message):
     """Something was plugged in that is not acceptable media (a keyboard posing as a stick)."""
 
     reason: str
-    device: Any = None
+    device: DeviceInfo
 
 
 @dataclass
