@@ -46,9 +46,15 @@ class Terminal:
             self._tmux("send-keys", "-t", "kiosk", key)
             time.sleep(0.05)
 
-    def type(self, text: str) -> None:
+    def type(self, text: str, *, shown: str | None = None) -> None:
+        """Type into the focused field at a person's pace: wait until it shows, then Enter.
+
+        (Keys sent faster than the app moves focus would land in the old field.)
+        """
         self._tmux("send-keys", "-t", "kiosk", "-l", text)
+        self.wait_for(shown or text)
         self.keys("Enter")
+        time.sleep(0.3)
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
@@ -102,10 +108,10 @@ def test_demo_transfer_and_rejection_in_a_real_terminal(terminal: tuple[Terminal
     term.keys("a")
     term.wait_for("Approval 1 of 2")
     term.type("alice")
-    term.type("alice-pin")
+    term.type("alice-pin", shown="•" * len("alice-pin"))
     term.wait_for("Approval 2 of 2")
     term.type("bob")
-    term.type("bob-pin")
+    term.type("bob-pin", shown="•" * len("bob-pin"))
     term.type(digest[-8:])
     screen = term.wait_for("Step 6 of 6 — Imported: remove the media", timeout=30)
     assert "alice (operator), bob (verifier)" in screen
