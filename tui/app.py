@@ -130,6 +130,7 @@ class StationApp(App[None], inherit_bindings=False):
 
     @work(thread=True, exit_on_error=False, group="transfer", name="reading the media")
     def _open_transfer(self, root: Path, device: DeviceInfo) -> None:
+        self.station.audit.append("media-inserted", root=str(root), device=device.to_json())
         transfer = self.station.new_transfer(root, device)
         self.post_message(WorkFinished("transfer", transfer))
 
@@ -146,6 +147,7 @@ class StationApp(App[None], inherit_bindings=False):
             self.push_screen(ContentsScreen(transfer))
 
     def on_media_gone(self, message: MediaGone) -> None:
+        self._record_media("media-removed", message.device)
         if message.device == self._arriving:
             self._arriving = None
         transfer = self.transfer
@@ -155,7 +157,7 @@ class StationApp(App[None], inherit_bindings=False):
         finished = transfer.finished
         self.transfer = None
         for worker in self.workers:
-            if worker.group not in ("abort", "demo"):
+            if worker.group not in ("abort", "audit", "demo"):
                 worker.cancel()
         self._close(transfer, f"the media was removed {when}")
         self.back_to_waiting()
@@ -165,7 +167,14 @@ class StationApp(App[None], inherit_bindings=False):
             self.push_screen(AbortedScreen(f"the media was removed {when}"))
 
     def on_media_refused(self, message: MediaRefused) -> None:
-        self.notify(f"Device refused: {message.reason}", severity="error", timeout=15)
+        self._record_media("media-refused", message.device, reason=message.reason)
+        self.notify(f"Device refused: {message.device.describe()}: {message.reason}",
+                    severity="error", timeout=15)
+
+    @work(thread=True, exit_on_error=False, group="audit", name="recording a media event")
+    def _record_media(self, event: str, device: DeviceInfo, **fields: str) -> None:
+        """Media coming and going is evidence (a keyboard posing as a stick): audit it."""
+        self.station.audit.append(event, device=device.to_json(), **fields)
 
     @work(thread=True, exit_on_error=False, group="abort", name="aborting the transfer")
     def _abort(self, transfer: Transfer, reason: str) -> None:
@@ -224,8 +233,9 @@ class StationApp(App[None], inherit_bindings=False):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """App-level workers (opening a transfer, aborting) fail into the failure screen."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            if event.worker.group == "abort":
-                self.notify(f"Could not record the abort: {event.worker.error}",
+            if event.worker.group in ("abort", "audit", "demo"):
+                # The transfer is already over (or none is affected): say it, keep the screen.
+                self.notify(f"Failed {event.worker.name}: {event.worker.error}",
                             severity="error", timeout=30)
                 return
             self.show_failure(event.worker.error, during=event.worker.name)

@@ -91,6 +91,8 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
     index = json.loads((demo.home / "store" / "index.json").read_text())
     assert DEMO_IMAGE in json.dumps(index)
     events = _audit_events(demo)
+    assert events.index("media-inserted") < events.index("bundle-opened")
+    assert events[-1] == "media-removed"
     assert events.count("approval") == 2
     assert "import-done" in events
 
