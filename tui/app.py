@@ -135,7 +135,16 @@ class StationApp(App[None], inherit_bindings=False):
         self.post_message(WorkFinished("transfer", transfer))
 
     def on_work_finished(self, message: WorkFinished) -> None:
-        if message.kind == "transfer":
+        if message.kind == "refused":
+            device, reason = message.result
+            self.notify(f"Device refused: {device.describe()}: {reason}",
+                        severity="error", timeout=15)
+        elif message.kind == "aborted":
+            from tui.screens.aborted import AbortedScreen
+
+            self.back_to_waiting()
+            self.push_screen(AbortedScreen(message.result))
+        elif message.kind == "transfer":
             from tui.screens.contents import ContentsScreen
 
             transfer = message.result
@@ -147,44 +156,54 @@ class StationApp(App[None], inherit_bindings=False):
             self.push_screen(ContentsScreen(transfer))
 
     def on_media_gone(self, message: MediaGone) -> None:
-        self._record_media("media-removed", message.device)
         if message.device == self._arriving:
             self._arriving = None
         transfer = self.transfer
         if transfer is None or message.device != transfer.device:
+            self._record_media("media-removed", message.device)
             return
         when = _WHEN.get(transfer.state.value, f"while the transfer was {transfer.state.value}")
-        finished = transfer.finished
         self.transfer = None
         for worker in self.workers:
             if worker.group not in ("abort", "audit", "demo"):
-                worker.cancel()
-        self._close(transfer, f"the media was removed {when}")
-        self.back_to_waiting()
-        if not finished:
-            from tui.screens.aborted import AbortedScreen
-
-            self.push_screen(AbortedScreen(f"the media was removed {when}"))
+                worker.cancel()  # hashing or importing stops at its next chunk
+        if transfer.finished:
+            self.back_to_waiting()
+        self._close(transfer, f"the media was removed {when}", removed=message.device,
+                    report=not transfer.finished)
 
     def on_media_refused(self, message: MediaRefused) -> None:
         self._record_media("media-refused", message.device, reason=message.reason)
-        self.notify(f"Device refused: {message.device.describe()}: {message.reason}",
-                    severity="error", timeout=15)
 
     @work(thread=True, exit_on_error=False, group="audit", name="recording a media event")
     def _record_media(self, event: str, device: DeviceInfo, **fields: str) -> None:
-        """Media coming and going is evidence (a keyboard posing as a stick): audit it."""
+        """Media coming and going is evidence (a keyboard posing as a stick): audit it,
+        then let the UI say so (the record is on disk before the screen shows it)."""
         self.station.audit.append(event, device=device.to_json(), **fields)
+        if event == "media-refused":
+            self.post_message(WorkFinished("refused", (device, fields.get("reason", ""))))
 
     @work(thread=True, exit_on_error=False, group="abort", name="aborting the transfer")
     def _abort(self, transfer: Transfer, reason: str) -> None:
         transfer.abort(reason)
 
     @work(thread=True, exit_on_error=False, group="abort", name="closing the transfer")
-    def _close(self, transfer: Transfer, reason: str) -> None:
-        """Media gone: abort if still running (audited), and drop the staged copies."""
+    def _close(
+        self,
+        transfer: Transfer,
+        reason: str,
+        *,
+        removed: DeviceInfo | None = None,
+        report: bool = False,
+    ) -> None:
+        """Media gone or replaced: audit the removal, abort if still running, drop the staged
+        copies; with `report`, the aborted screen follows once all that is on record."""
+        if removed is not None:
+            self.station.audit.append("media-removed", device=removed.to_json())
         transfer.abort(reason)
         transfer.close()
+        if report:
+            self.post_message(WorkFinished("aborted", reason))
 
     # --- navigation ------------------------------------------------------------------------
 
