@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
 from station.progress import Progress
 from station.verify.verification import Verification
@@ -57,11 +56,10 @@ class VerifyScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="verify",
           name="verification")
     def verify(self) -> None:
-        worker = get_current_worker()
-        result = self.transfer.verify(
-            on_progress=self.post_progress,
-            cancel=worker.cancelled_event,
-        )
+        # No cancel event of the worker's own: Transfer.abort() stops the hashing after it
+        # has recorded why (media removed, operator stopped), so the audit log keeps the
+        # real reason instead of a bare "verification stopped".
+        result = self.transfer.verify(on_progress=self.post_progress)
         self.post_message(WorkFinished("verification", result))
 
     def on_work_progress(self, message: WorkProgress) -> None:
@@ -117,6 +115,6 @@ class VerifyScreen(StepScreen):
             self.station_app.go_to(ApproveScreen(self.transfer))
 
     def action_stop(self) -> None:
-        """Stop verifying: the worker sees the cancel flag at its next chunk."""
+        """Stop verifying: aborting the transfer stops the hashing at its next chunk."""
         self.workers.cancel_group(self, "verify")
         self.station_app.abort_transfer("the operator stopped the verification")
