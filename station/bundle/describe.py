@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from station.bundle.model import Bundle, ImageInfo, Item
+from station.bundle.summaries import ItemSummary, summary_to_json
 
 
 def image_to_json(image: ImageInfo) -> dict[str, object]:
@@ -32,8 +35,16 @@ def item_to_json(item: Item) -> dict[str, object]:
     }
 
 
-def bundle_to_json(bundle: Bundle) -> dict[str, object]:
+def bundle_to_json(
+    bundle: Bundle, summaries: Mapping[str, ItemSummary] | None = None
+) -> dict[str, object]:
+    """The bundle as plain data; with `summaries`, each item also gets a `summary` (or null)."""
     info = bundle.info
+    items = [item_to_json(item) for item in bundle.items]
+    if summaries is not None:
+        for item, doc in zip(bundle.items, items, strict=True):
+            found = summaries.get(item.path)
+            doc["summary"] = None if found is None else summary_to_json(found)
     return {
         "path": str(bundle.root),
         "format": bundle.format.value,
@@ -50,7 +61,7 @@ def bundle_to_json(bundle: Bundle) -> dict[str, object]:
         },
         "signature_files": [s.name for s in bundle.signatures],
         "size": bundle.declared_size,
-        "items": [item_to_json(item) for item in bundle.items],
+        "items": items,
         "problems": [p.to_json() for p in bundle.problems],
         "warnings": [w.to_json() for w in bundle.warnings],
     }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from station.bundle.model import Bundle, Finding
+from station.bundle.summaries import ItemSummary, summary_lines
 from station.progress import format_size
 from station.verify.verification import Verification
 
@@ -16,7 +17,7 @@ def _findings(title: str, findings: Iterable[Finding]) -> list[str]:
     return [f"{title} ({len(found)}):", *(f"  - {f.message}" for f in found)]
 
 
-def render_bundle(bundle: Bundle) -> str:
+def render_bundle(bundle: Bundle, summaries: Mapping[str, ItemSummary] | None = None) -> str:
     lines = [f"Bundle:   {bundle.root}", f"Manifest: {bundle.manifest_name}"]
     if bundle.info is not None:
         info = bundle.info
@@ -43,6 +44,9 @@ def render_bundle(bundle: Bundle) -> str:
                 lines.append(f"        label {key}={value}")
             for layer in image.layers:
                 lines.append(f"        layer {layer.digest}  {format_size(layer.size)}")
+        summary = (summaries or {}).get(item.path)
+        if summary is not None:
+            lines += [f"      {line}" for line in summary_lines(summary)]
     lines += _findings("Problems", bundle.problems)
     lines += _findings("Warnings", bundle.warnings)
     return "\n".join(lines)
