@@ -334,14 +334,18 @@ class Transfer:
                     "only a rejection for an old sequence number can be overridden",
                     hint="the other reasons must be fixed at the source",
                 )
-            account = self.approval_book.operators.authenticate(admin, secret)
-            policy.override(
-                verification.problems,
-                admin=account,
-                reason=reason,
-                digest=verification.bundle_digest,
-                audit=self.audit,
-            )
+            try:
+                account = self.approval_book.operators.authenticate(admin, secret)
+                policy.override(
+                    verification.problems,
+                    admin=account,
+                    reason=reason,
+                    digest=verification.bundle_digest,
+                    audit=self.audit,
+                )
+            except StationError as refused:  # wrong PIN, not an admin, no reason: on record
+                self._record("step-refused", step="override", actor=admin, reason=refused.message)
+                raise
             self.policy = _WithoutRollback(policy)
             self.verification = None
             self._move(

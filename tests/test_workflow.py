@@ -189,6 +189,16 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
         old.override_rollback("ada", "not-her-pin", "re-issue of 4")
     with pytest.raises(StationError, match="may not override"):
         old.override_rollback(*VICTOR, "re-issue of 4")
+    with pytest.raises(StationError, match="needs a reason"):
+        old.override_rollback("ada", "ada-pin-3", "  ")
+    refusals = [r for r in station.audit.records()
+                if r["event"] == "step-refused" and r.get("step") == "override"]
+    assert [(r["actor"], r["reason"]) for r in refusals] == [
+        ("ada", "unknown operator or wrong PIN"),
+        ("victor", "victor may not override the policy"),
+        ("ada", "an override needs a reason for the audit log"),
+    ]
+    assert old.state is TransferState.REJECTED
     old.override_rollback("ada", "ada-pin-3", "vendor re-issued release 4")
     assert old.state is TransferState.INSPECTED
     assert old.verify().accepted

@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from station.progress import Progress
+from station.verify.policy import OVERRIDABLE
 from station.verify.verification import Verification
 from tui.messages import WorkFinished, WorkProgress
 from tui.screens.base import StepScreen
@@ -28,6 +29,7 @@ class VerifyScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Go to approval"),
         Binding("escape", "stop", "Stop"),
+        Binding("o", "override", "Admin override: accept an older release"),
     ]
 
     def __init__(self, transfer: Transfer) -> None:
@@ -96,6 +98,9 @@ class VerifyScreen(StepScreen):
         if verification.accepted:
             text = ("Next: press A to approve. Read the bundle digest aloud and compare it "
                     "with the transfer request form.")
+        elif self._overridable():
+            text = ("Rejected only as an older release. Remove the media, or an admin presses "
+                    "O to accept it on purpose (audited).")
         else:
             text = "Remove the media. Nothing from it will be imported."
         self.query_one(".next-action", Static).update(text)
@@ -106,13 +111,39 @@ class VerifyScreen(StepScreen):
             return self.verification is not None and bool(self.verification.accepted)
         if action == "stop":
             return self.verification is None
+        if action == "override":
+            return self._overridable()
         return True
+
+    def _overridable(self) -> bool:
+        """Rejected for rollback and nothing else: the one verdict an admin may overturn."""
+        verification = self.verification
+        return (
+            verification is not None
+            and not verification.accepted
+            and bool(verification.problems)
+            and all(p.code in OVERRIDABLE for p in verification.problems)
+        )
 
     def action_approve(self) -> None:
         from tui.screens.approve import ApproveScreen
 
         if self.verification is not None and self.verification.accepted:
             self.station_app.go_to(ApproveScreen(self.transfer))
+
+    def action_override(self) -> None:
+        """The admin's dialog; once the core accepted the override, verify from scratch."""
+        from tui.screens.override import RollbackOverrideScreen
+
+        if not self._overridable():
+            return
+        transfer = self.transfer
+
+        def overridden(accepted: bool | None) -> None:
+            if accepted and self.station_app.transfer is transfer:
+                self.station_app.go_to(VerifyScreen(transfer))
+
+        self.app.push_screen(RollbackOverrideScreen(transfer), overridden)
 
     def action_stop(self) -> None:
         """Stop verifying: aborting the transfer stops the hashing at its next chunk."""
