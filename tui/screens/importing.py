@@ -1,4 +1,9 @@
-"""Step 5: import the verified copies into the target, as a checklist with live progress."""
+"""Step 5: import the verified copies into the target, as a checklist with live progress.
+
+With more than one target configured, the operators first choose where to import: each
+target is checked in a worker and only a reachable one can be chosen. With only the store,
+the import starts at once.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from station.workflow import TransferState
 from tui.messages import ImportStep, WorkFinished, WorkProgress
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
+from tui.widgets.target_choice import TargetChoice
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -26,10 +32,13 @@ _MARKS = {"started": "▶", "done": "✔", "skipped": "-", "failed": "✘"}
 
 
 class ImportScreen(StepScreen):
-    """Runs `Transfer.import_into` for the station's default target in a worker."""
+    """Runs `Transfer.import_into` in a worker, for the target given, the only one configured,
+    or the one the operators choose."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry the import"),
+        Binding("c", "recheck", "Check the targets again"),
+        Binding("t", "choose_again", "Choose another target"),
         Binding("escape", "cancel", "Cancel the transfer"),
     ]
 
@@ -37,12 +46,25 @@ class ImportScreen(StepScreen):
         super().__init__(classes="import-screen")
         self.transfer = transfer
         self.target = target
+        self.choices: list[ImportTarget] = []
+        """The configured targets when there is a choice (more than one), else empty."""
+        self.choosing = False
         self.steps: dict[str, tuple[str, str]] = {}
         self.failed = False
 
     def compose(self) -> ComposeResult:
+        if self.target is None:
+            targets = self.station_app.station.targets()
+            if len(targets) > 1:
+                self.choices = targets
+            else:
+                self.target = targets[0]
         yield StepHeader(5, "Import into the station's store")
-        with Vertical(classes="panel"):
+        if self.choices:
+            with Vertical(classes="panel", id="choose-panel"):
+                yield Static("Where should the images and files go?", classes="section-title")
+                yield TargetChoice(self.choices, id="target-choice")
+        with Vertical(classes="panel", id="import-panel"):
             yield Static("", id="target-line")
             yield Static("", id="checklist")
             yield TransferProgress("Copying", id="import-progress")
@@ -52,11 +74,72 @@ class ImportScreen(StepScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        target = self.target or self.station_app.station.targets()[0]
-        self.target = target
         self.query_one("#import-error").display = False
+        if self.target is None:
+            self._choose()
+        else:
+            self._start(self.target)
+
+    # --- choosing the target ---------------------------------------------------------------
+
+    def _choose(self) -> None:
+        """Show the targets, check each in its own worker (a slow one holds no other)."""
+        self.choosing = True
+        self.query_one("#choose-panel").display = True
+        self.query_one("#import-panel").display = False
+        self._header("Choose where to import")
+        self.query_one(".next-action", Static).update(
+            "Choose where to import with the arrow keys and press Enter. "
+            "C checks the targets again; Esc cancels the transfer.")
+        choice = self.query_one(TargetChoice)
+        choice.start_checks()
+        choice.focus()
+        for index, target in enumerate(self.choices):
+            self.check_target(index, target)
+        self.refresh_bindings()
+
+    @work(thread=True, exit_on_error=False, group="targets", name="checking an import target")
+    def check_target(self, index: int, target: ImportTarget) -> None:
+        """`check()` may block on a socket. A check that breaks counts as not reachable."""
+        try:
+            problem = target.check()
+        except Exception as exc:  # any failure means "cannot be chosen"
+            problem = f"the check failed: {exc}"
+        self.post_message(WorkFinished("target-checked", (index, problem)))
+
+    def on_target_choice_chosen(self, message: TargetChoice.Chosen) -> None:
+        message.stop()
+        if self.choosing:
+            self._start(message.target)
+
+    def action_recheck(self) -> None:
+        self._choose()
+
+    def action_choose_again(self) -> None:
+        """After a failed import, another target may do (the checklist starts afresh)."""
+        self.failed = False
+        self.steps.clear()
+        self.query_one("#checklist", Static).update("")
+        self.query_one("#import-error").display = False
+        self._choose()
+
+    # --- importing -------------------------------------------------------------------------
+
+    def _header(self, what: str) -> None:
+        header = self.query_one(StepHeader)
+        header.update(f"Step {header.step} of {header.total} — {what}")
+
+    def _start(self, target: ImportTarget) -> None:
+        self.choosing = False
+        self.target = target
+        if self.choices:
+            self.query_one("#choose-panel").display = False
+            self.query_one("#import-panel").display = True
+            self.query_one(".next-action", Static).update(
+                "Importing. Leave the media in until this step is done.")
         self.query_one("#target-line", Static).update(Text(f"Target: {target.describe()}"))
-        self.query_one(StepHeader).update(f"Step 5 of 6 — Import into {target.name}")
+        self._header(f"Import into {target.name}")
+        self.refresh_bindings()
         self.run_import(target)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="import", name="the import")
@@ -98,6 +181,11 @@ class ImportScreen(StepScreen):
 
     def on_work_finished(self, message: WorkFinished) -> None:
         message.stop()
+        if message.kind == "target-checked":
+            if self.choosing:
+                index, problem = message.result
+                self.query_one(TargetChoice).show_check(index, problem)
+            return
         if message.kind == "import-failed":
             self._show_failure(message.result)
             return
@@ -113,9 +201,10 @@ class ImportScreen(StepScreen):
             Text(f"✘ The import stopped: {error.message}\nWhat to do: {hint}")
         )
         can_retry = self.transfer.state is TransferState.APPROVED
+        other = ", T to choose another target" if self.choices else ""
         self.query_one(".next-action", Static).update(
-            "Fix the cause, then press R to import again (images already copied stay), "
-            "or Esc to cancel the transfer." if can_retry else
+            "Fix the cause, then press R to import again (images already copied stay)"
+            f"{other}, or Esc to cancel the transfer." if can_retry else
             "The approvals are no longer valid: press Esc, remove the media and start again."
         )
         self.refresh_bindings()
@@ -123,8 +212,13 @@ class ImportScreen(StepScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry":
             return self.failed and self.transfer.state is TransferState.APPROVED
+        if action == "choose_again":
+            return (self.failed and bool(self.choices)
+                    and self.transfer.state is TransferState.APPROVED)
+        if action == "recheck":
+            return self.choosing
         if action == "cancel":
-            return self.failed
+            return self.failed or self.choosing
         return True
 
     def action_retry(self) -> None:
@@ -138,4 +232,8 @@ class ImportScreen(StepScreen):
         self.run_import(self.target)
 
     def action_cancel(self) -> None:
-        self.station_app.abort_transfer("the import failed and the operators cancelled")
+        if self.choosing:
+            self.station_app.abort_transfer(
+                "the operators cancelled when choosing the import target")
+        else:
+            self.station_app.abort_transfer("the import failed and the operators cancelled")
