@@ -95,13 +95,16 @@ def describe(thing: object) -> Text:
         if thing.problems:
             lines.append(f"Problems already seen: {len(thing.problems)}")
     elif isinstance(thing, Item):
-        lines += [f"{thing.kind}: {thing.path}", f"Size: {_size(thing.size)}",
-                  f"Files: {len(thing.entries)}"]
+        lines += [f"{thing.kind}: {thing.path}", f"Size: {_size(thing.size)}"]
+        single = len(thing.entries) == 1 and thing.entries[0].path == thing.path
+        if not single:  # one file named like the item: its line would say the same again
+            lines.append(f"Files: {len(thing.entries)}")
         if thing.images:
             lines.append(f"Images: {len(thing.images)}")
         if thing.references:
             lines.append("Declared references: " + ", ".join(thing.references))
-        lines += [f"  {entry.path}  {_size(entry.size)}" for entry in thing.entries[:20]]
+        if not single:
+            lines += [f"  {entry.path}  {_size(entry.size)}" for entry in thing.entries[:20]]
         if len(thing.entries) > 20:
             lines.append(f"  … and {len(thing.entries) - 20} more")
     elif isinstance(thing, ImageInfo):
