@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from station.bundle.model import Entry, Item, ItemKind
+from station.bundle.reports import SbomSummary
 from station.bundle.summaries import (
     Unreadable,
     summarise_items,
     summary_lines,
     summary_to_json,
 )
+from station.config import Limits
 from tests.report_samples import CYCLONEDX, GRYPE, IMAGE, SPDX, TRIVY, dump
 
 
@@ -28,8 +30,8 @@ def _item(root: Path, path: str, data: bytes | None, kind: ItemKind) -> Item:
     return Item(path, kind, (Entry(path, digest, None if data is None else len(data)),))
 
 
-def _one(root: Path, item: Item, **kwargs: int) -> object:
-    summaries = summarise_items(root, [item], **kwargs)
+def _one(root: Path, item: Item, limits: Limits | None = None) -> object:
+    summaries = summarise_items(root, [item], limits or Limits())
     assert list(summaries) == [item.path]
     return summaries[item.path]
 
@@ -64,7 +66,7 @@ def test_cyclonedx_and_spdx_sboms_count_packages(tmp_path: Path) -> None:
         _item(tmp_path, "sbom/alpine.spdx.json", dump(SPDX), ItemKind.SBOM),
         _item(tmp_path, "files/notes.json", b'{"not": "a report"}', ItemKind.FILE),
     ]
-    summaries = summarise_items(tmp_path, items)
+    summaries = summarise_items(tmp_path, items, Limits())
     assert set(summaries) == {"sbom/alpine.cdx.json", "sbom/alpine.spdx.json"}
     assert summary_lines(summaries["sbom/alpine.cdx.json"]) == [
         f"CycloneDX 1.5 SBOM of {IMAGE} (from the media, not yet verified)",
@@ -87,10 +89,13 @@ def _reason(summary: object) -> str:
     return line
 
 
-def test_a_file_over_the_cap_is_not_read(tmp_path: Path) -> None:
-    big = b'{"bomFormat": "CycloneDX", "components": [' + b'{"name": "x"},' * 2000 + b"{}]}"
+def test_a_file_over_the_manifest_cap_is_not_parsed(tmp_path: Path) -> None:
+    """Unverified JSON is parsed whole only up to max_manifest_bytes, like the manifest."""
+    big = b'{"bomFormat": "CycloneDX", "components": [' + b"{}," * 2000 + b"{}]}"
     item = _item(tmp_path, "sbom/big.json", big, ItemKind.SBOM)
-    assert "over the limit of 4096 bytes" in _reason(_one(tmp_path, item, max_size=4096))
+    small = Limits(max_manifest_bytes=4096)
+    assert "over the limit of 4096 bytes" in _reason(_one(tmp_path, item, small))
+    assert isinstance(_one(tmp_path, item, Limits(max_manifest_bytes=len(big))), SbomSummary)
 
 
 def test_a_huge_sparse_file_is_refused_before_reading(tmp_path: Path) -> None:
@@ -137,7 +142,7 @@ def test_missing_file_and_folder_in_its_place(tmp_path: Path) -> None:
     missing = _item(tmp_path, "reports/gone.json", None, ItemKind.SCAN_REPORT)
     folder = _item(tmp_path, "sbom/dir.json", None, ItemKind.SBOM)
     (tmp_path / "sbom" / "dir.json").mkdir(parents=True)
-    summaries = summarise_items(tmp_path, [missing, folder])
+    summaries = summarise_items(tmp_path, [missing, folder], Limits())
     assert _reason(summaries["reports/gone.json"]) == "cannot read: reports/gone.json is missing"
     assert "is a folder" in _reason(summaries["sbom/dir.json"])
     assert summary_to_json(summaries["sbom/dir.json"])["type"] == "unreadable"

@@ -34,8 +34,6 @@ SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 _SEVERITY_ALIASES = {"NEGLIGIBLE": "UNKNOWN", "INFO": "UNKNOWN", "NONE": "UNKNOWN"}
 WAIVER_TYPE = "transfer-station-waivers"
 SHOWN_PACKAGES = 20
-MAX_REPORT_BYTES = 64 * 1024 * 1024
-"""Largest report, SBOM or waiver file read whole (the policy's and the preview's cap)."""
 
 
 class ReportError(StationError):

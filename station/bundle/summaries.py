@@ -17,7 +17,6 @@ from pathlib import Path
 
 from station.bundle.model import Item, ItemKind
 from station.bundle.reports import (
-    MAX_REPORT_BYTES,
     SEVERITIES,
     SHOWN_PACKAGES,
     SbomSummary,
@@ -26,6 +25,7 @@ from station.bundle.reports import (
     severity_rank,
 )
 from station.bundle.safety import describe_name, read_media_file
+from station.config import Limits
 from station.errors import StationError
 
 UNVERIFIED = "from the media, not yet verified"
@@ -51,19 +51,18 @@ class Unreadable:
 ItemSummary = ScanSummary | SbomSummary | Unreadable
 
 
-def summarise_items(
-    root: Path, items: Iterable[Item], *, max_size: int = MAX_REPORT_BYTES
-) -> dict[str, ItemSummary]:
+def summarise_items(root: Path, items: Iterable[Item], limits: Limits) -> dict[str, ItemSummary]:
     """Each SBOM and scan-report item's summary, by item path, read from the media at `root`.
 
-    Items of other kinds are left out. Never raises for what is on the media: a link, a file
-    over `max_size`, a missing file, a file that is not JSON or no longer an SBOM or report
-    all become `Unreadable`. The cap is the policy's, so what it would judge can be previewed.
+    Items of other kinds are left out. Never raises for what is on the media: a link, a
+    missing file, a file that is not JSON or no longer an SBOM or report all become
+    `Unreadable`, and so does a file over `limits.max_manifest_bytes`, the cap for any
+    unverified JSON parsed whole (a hostile 64 MiB of `{},` would take ~1.7 GB to parse).
     """
     summaries: dict[str, ItemSummary] = {}
     for item in items:
         if item.kind in (ItemKind.SBOM, ItemKind.SCAN_REPORT):
-            summaries[item.path] = _summarise(root, item, max_size)
+            summaries[item.path] = _summarise(root, item, limits.max_manifest_bytes)
     return summaries
 
 

@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args)
     bundle = open_bundle(Path(args.path), config.limits)
-    summaries = summarise_items(bundle.root, bundle.items)
+    summaries = summarise_items(bundle.root, bundle.items, config.limits)
     if args.json:
         print_json(bundle_to_json(bundle, summaries))
     else:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from station.verify.signatures import SignatureCheck
 
 SEQUENCE_NAME = "sequence.json"
-MAX_REPORT_BYTES = reports.MAX_REPORT_BYTES
+MAX_REPORT_BYTES = 64 * 1024 * 1024
 OVERRIDABLE = frozenset({"rollback", "rollback-unknown"})
 _TOP_KEYS = frozenset(
     {

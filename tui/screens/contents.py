@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static, Tree
 
 from station.bundle.model import Bundle, Item, ItemKind
 from station.bundle.summaries import ItemSummary, summarise_items
+from station.config import Limits
 from tui.messages import WorkFinished
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
@@ -104,12 +105,12 @@ class ContentsScreen(StepScreen):
         view.show_reading()
         if thing.path not in self._reading:
             self._reading.add(thing.path)
-            self.read_summary(self.bundle.root, thing)
+            self.read_summary(self.bundle.root, thing, self.station_app.station.config.limits)
 
     @work(thread=True, exit_on_error=False, group="summaries", name="reading a report")
-    def read_summary(self, root: Path, item: Item) -> None:
+    def read_summary(self, root: Path, item: Item, limits: Limits) -> None:
         """Read one SBOM or scan report off the media (never raises: notes instead)."""
-        self.post_message(WorkFinished("summaries", summarise_items(root, [item])))
+        self.post_message(WorkFinished("summaries", summarise_items(root, [item], limits)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "verify":
