@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from station.bundle.create import create_bundle
 from station.bundle.model import ItemKind
 from tests.builders import make_signer, make_sums_bundle
 from tests.report_samples import CYCLONEDX, IMAGE, TRIVY, dump
+from tests.test_cli import station
 
 ITEM_FIELDS = {"path", "kind", "size", "references", "files", "images"}
 
 
 def inspect(*args: str | Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STATION_HOME": str(home)}
-    env.pop("STATION_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "station.cli.main", "inspect", *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=60,
-    )
+    return station("inspect", *args, home=home)
 
 
 def test_text_and_json_show_counts_and_packages(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from station.bundle.summaries import (
     ItemSummary,
     Unreadable,
     package_line,
+    summary_lines,
     title,
     worst,
 )
@@ -48,7 +49,8 @@ class ReportSummary(Vertical):
 
     def show_summary(self, summary: ItemSummary) -> None:
         if isinstance(summary, Unreadable):
-            self._fill(summary.describe(), severities=None, detail="", problem=True)
+            (note,) = summary_lines(summary)  # escaped: the reason may quote the media
+            self._fill(note, severities=None, detail="", problem=True)
         elif isinstance(summary, ScanSummary):
             total = len(summary.vulnerabilities)
             lines = [f"{total} vulnerabilities" + (", worst:" if total else "")]
