@@ -8,7 +8,6 @@ All state lives under one folder, the station home: `--home DIR`, else `$STATION
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +85,8 @@ class StationConfig:
         path = root / CONFIG_NAME
         tables: dict[str, Any] = {}
         if path.exists():
+            import tomllib  # only when there is a file to read
+
             try:
                 tables = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

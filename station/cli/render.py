@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from station.bundle.model import Bundle, Finding
-from station.bundle.summaries import ItemSummary, summary_lines
 from station.progress import format_size
 from station.verify.verification import Verification
+
+if TYPE_CHECKING:  # `station verify` starts faster without the report readers
+    from station.bundle.summaries import ItemSummary
 
 
 def _findings(title: str, findings: Iterable[Finding]) -> list[str]:
@@ -18,6 +21,8 @@ def _findings(title: str, findings: Iterable[Finding]) -> list[str]:
 
 
 def render_bundle(bundle: Bundle, summaries: Mapping[str, ItemSummary] | None = None) -> str:
+    from station.bundle.summaries import summary_lines
+
     lines = [f"Bundle:   {bundle.root}", f"Manifest: {bundle.manifest_name}"]
     if bundle.info is not None:
         info = bundle.info

@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from station.errors import StationError
 
@@ -120,6 +119,8 @@ class SecretKey:
 
     @property
     def public_key(self) -> PublicKey:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         raw = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return PublicKey(key_id=self.key_id, raw=raw)
 

@@ -8,9 +8,9 @@ not only the first reason, so operators see the whole picture at once.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+
 
 class PolicyRules(Protocol):
     """Rules beyond "a trusted key signed it" (`station.verify.policy.Policy` is one).
@@ -78,7 +79,7 @@ class Verification:
     problems: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
     staged: StagedBundle | None = None
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
     def accepted(self) -> bool:
