@@ -60,7 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build_app(args: argparse.Namespace, scratch: Path | None) -> StationApp:
     from station.station import Station
-
     from tui.app import StationApp
 
     if args.demo:
