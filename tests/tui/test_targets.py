@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,20 @@ class TwoStores(Station):
     def targets(self) -> list[ImportTarget]:
         home = self.config.home
         return [StoreTarget(home / "store-a", home), StoreTarget(home / "store-b", home)]
+
+
+class _SlowStore(StoreTarget):
+    """A store whose reachability check answers after the others' (a slow disk)."""
+
+    def check(self) -> str | None:
+        time.sleep(0.3)
+        return super().check()
+
+
+class FirstStoreSlow(Station):
+    def targets(self) -> list[ImportTarget]:
+        home = self.config.home
+        return [_SlowStore(home / "store-a", home), StoreTarget(home / "store-b", home)]
 
 
 class FixedTargets(Station):
@@ -155,6 +170,19 @@ async def test_after_a_failed_import_the_operators_choose_another_target(
         await pilot.press("enter")  # the cursor moved to the one store still reachable
         await wait_until(pilot, lambda: isinstance(app.screen, DoneScreen), "the receipt", 30)
     assert DEMO_IMAGE in _store_images(demo.home / "store-b")
+
+
+async def test_the_marker_rests_on_the_first_target_whatever_answers_first(
+    demo: DemoHome,
+) -> None:
+    app, _ = kiosk_app(demo, station_class=FirstStoreSlow)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _approved(pilot, demo)
+        await wait_until(pilot, _all_checked(app), "both stores checked")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoneScreen), "the receipt", 30)
+    assert DEMO_IMAGE in _store_images(demo.home / "store-a")
+    assert not _store_images(demo.home / "store-b")
 
 
 async def test_escape_at_the_choice_cancels_the_transfer(demo: DemoHome) -> None:

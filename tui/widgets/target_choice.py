@@ -90,6 +90,7 @@ class TargetChoice(Vertical, can_focus=True):
         super().__init__(id=id, classes="target-choice")
         self.targets = list(targets)
         self.cursor: int | None = None
+        self._operator_moved = False  # until then the cursor follows the checks' answers
 
     def compose(self) -> ComposeResult:
         for target in self.targets:
@@ -109,13 +110,18 @@ class TargetChoice(Vertical, can_focus=True):
 
     def start_checks(self) -> None:
         """Every target back to "checking" (nothing choosable until its check answers)."""
+        self._operator_moved = False
         for row in self.rows:
             row.start_check()
 
     def show_check(self, index: int, problem: str | None) -> None:
-        """One target's check answered; the cursor lands on the first choosable target."""
+        """One target's check answered; the cursor lands on the first choosable target.
+
+        Checks answer in any order: until the operator moves the cursor, it goes to the
+        first choosable target in the list, not to whichever answered first.
+        """
         self.rows[index].show_check(problem)
-        if self.chosen is None:
+        if not self._operator_moved or self.chosen is None:
             choosable = [i for i, row in enumerate(self.rows) if row.choosable]
             self._put_cursor(choosable[0] if choosable else None)
 
@@ -126,6 +132,7 @@ class TargetChoice(Vertical, can_focus=True):
         index = self.cursor + step
         while 0 <= index < len(rows):
             if rows[index].choosable:
+                self._operator_moved = True
                 self._put_cursor(index)
                 return
             index += step
