@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -388,6 +388,11 @@ class _WithoutRollback:
         return [f for f in self._policy.check(bundle, signatures) if f.code not in OVERRIDABLE]
 
     def evaluate_staged(
-        self, staged: StagedBundle, signatures: Sequence[SignatureCheck], *, now: datetime
+        self,
+        staged: StagedBundle,
+        signatures: Sequence[SignatureCheck],
+        *,
+        now: datetime,
+        sizes: Mapping[str, int] | None = None,
     ) -> list[Finding]:
-        return self._policy.evaluate_staged(staged, signatures, now=now)
+        return self._policy.evaluate_staged(staged, signatures, now=now, sizes=sizes)

@@ -211,6 +211,7 @@ class Policy:
         signatures: Sequence[SignatureCheck],
         *,
         now: datetime,
+        sizes: Mapping[str, int] | None = None,
         max_report_bytes: int = MAX_REPORT_BYTES,
     ) -> list[Finding]:
         """The rules that depend on file contents, over the verified copy in staging.
@@ -218,7 +219,8 @@ class Policy:
         `evaluate` before hashing sees image tags read from the media, which a hostile
         stick may change between reads, and no sizes for a SHA256SUMS bundle; this runs the
         signer-scope, reference and size rules again on the staged copy, and the scan-report
-        rule on the staged reports.
+        rule on the staged reports. `sizes` are the byte counts hashing read (so nothing is
+        stat'ed again); without them the staged copies' sizes are used.
         """
 
         def read(path: str) -> bytes:
@@ -228,7 +230,8 @@ class Policy:
         findings = self._signer_findings(signatures, references, now)
         findings += self._reference_findings(references)
         entries = [entry for item in staged.items for entry in item.entries]
-        findings += self._size_findings(entries, _staged_sizes(staged.root, entries))
+        found = sizes if sizes is not None else _staged_sizes(staged.root, entries)
+        findings += self._size_findings(entries, found)
         return findings + self.evaluate_reports(staged.items, read, now=now)
 
     def _signer_findings(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,12 @@ class PolicyRules(Protocol):
     def check(self, bundle: Bundle, signatures: Sequence[SignatureCheck]) -> list[Finding]: ...
 
     def evaluate_staged(
-        self, staged: StagedBundle, signatures: Sequence[SignatureCheck], *, now: datetime
+        self,
+        staged: StagedBundle,
+        signatures: Sequence[SignatureCheck],
+        *,
+        now: datetime,
+        sizes: Mapping[str, int] | None = None,
     ) -> list[Finding]: ...
 
 
@@ -214,7 +219,10 @@ def verify_bundle(
             # Without staging (`station verify`), the rules read the media itself: same
             # verdict, but only an import from staging is protected from a changing stick.
             verified = staged or _media_as_staged(bundle.digest, bundle.root, bundle.items)
-            problems.extend(policy.evaluate_staged(verified, checks, now=datetime.now(UTC)))
+            read_sizes = {r.entry.path: r.size for r in results if r.size is not None}
+            problems.extend(
+                policy.evaluate_staged(verified, checks, now=datetime.now(UTC), sizes=read_sizes)
+            )
             if problems:
                 staged = None
     except BaseException:
