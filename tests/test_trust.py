@@ -41,7 +41,10 @@ def test_minisign_keys_are_trusted_under_their_file_name(tmp_path: Path, trust_d
         expected,
         trust_dir / "alice.pub",
     )
-    assert len(alice.fingerprint) == 16 and alice.fingerprint == alice.fingerprint.upper()
+    # As minisign prints it: upper-case hex without leading zeros, as in the key's own header.
+    header = (trust_dir / "alice.pub").read_text().splitlines()[0]
+    assert header == f"untrusted comment: minisign public key {alice.fingerprint}"
+    assert alice.fingerprint == alice.fingerprint.upper() and not alice.fingerprint.startswith("0")
     assert store.find("minisign", expected.lower()) == alice
     assert store.find("openpgp", expected) is None
 

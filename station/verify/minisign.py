@@ -57,8 +57,9 @@ class MinisignError(StationError):
 
 
 def format_key_id(key_id: bytes) -> str:
-    """The key id as minisign prints it (little-endian, 16 upper-case hex digits)."""
-    return key_id[::-1].hex().upper()
+    """The key id exactly as minisign prints it: little-endian, upper-case hex, and like its
+    `%" PRIX64 "` without leading zeros, so operators compare the same string on both sides."""
+    return f"{int.from_bytes(key_id, 'little'):X}"
 
 
 @dataclass(frozen=True)
