@@ -15,7 +15,6 @@ import os
 import re
 import select
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pyudev
@@ -171,6 +170,7 @@ class UdevMediaSource:
         self._stop_r, self._stop_w = -1, -1
         self._monitor: Any = None
         self._tracked: dict[str, MediaRef | DeviceInfo] = {}
+        self._presence: dict[str, _Presence] = {}
         self._refused_usb: set[str] = set()
         self._callback: MediaCallback | None = None
 
@@ -284,8 +284,9 @@ class UdevMediaSource:
             self._tracked[info.sys_path] = info
             self._post(MediaInserted(info))
             return
+        presence = self._presence[info.sys_path] = _Presence(info.sys_path)
         try:
-            media = self._mounter.open(info, present=_sys_path_exists(info.sys_path))
+            media = self._mounter.open(info, present=presence)
         except MediaError as exc:
             self._tracked[info.sys_path] = info
             self._post(MediaRefused(info, str(exc)))
@@ -299,6 +300,9 @@ class UdevMediaSource:
         if held is None:
             return
         info = held.device if isinstance(held, MediaRef) else held
+        presence = self._presence.pop(sys_path, None)
+        if presence is not None:
+            presence.gone = True  # is_present() says no from now on, whatever sysfs shows
         self._post(MediaRemoved(info))  # first, so a reader aborts before the unmount
         if isinstance(held, MediaRef):
             self._release(held)
@@ -318,6 +322,13 @@ class UdevMediaSource:
                 self._release(item)
 
 
-def _sys_path_exists(sys_path: str) -> Callable[[], bool]:
-    """Presence check for a device: its sysfs folder vanishes the moment it is unplugged."""
-    return lambda: os.path.isdir(sys_path)
+class _Presence:
+    """Whether one insertion of a device is still there: not once its removal was reported
+    (udev may announce it before sysfs is gone), and not once its sysfs folder vanished."""
+
+    def __init__(self, sys_path: str) -> None:
+        self.sys_path = sys_path
+        self.gone = False
+
+    def __call__(self) -> bool:
+        return not self.gone and os.path.isdir(self.sys_path)
