@@ -30,12 +30,17 @@ def kiosk_app(
 async def wait_until(
     pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 15.0
 ) -> None:
-    """Let the app run until `condition` holds; fail naming `what` otherwise."""
+    """Let the app run until `condition` holds; fail naming `what` otherwise.
+
+    Then let pending messages run once more: a screen that was just pushed composes and
+    mounts its widgets on the next turns of the loop, and callers read its text right away.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
         await pilot.pause(0.05)
+    await pilot.pause()
 
 
 async def insert_and_read(pilot: Pilot[None], feed: DemoFeed, media: DemoMedia) -> None:

@@ -128,7 +128,8 @@ async def test_pulling_the_media_aborts_and_says_so(demo: DemoHome) -> None:
 
         feed.remove_current()
         await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
-        assert "the media was removed after verification, before the approvals" in screen_text(app)
+        said = "the media was removed after verification, before the approvals"
+        await wait_until(pilot, lambda: said in screen_text(app), "the reason on screen")
         assert "Nothing from this media was imported." in screen_text(app)
         await wait_until(pilot, lambda: transfer.state is TransferState.ABORTED, "abort")
         await app.workers.wait_for_complete()
