@@ -14,19 +14,17 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from station.bundle import Bundle, Finding, open_bundle
+from station.bundle import Bundle, open_bundle
 from station.config import StationConfig
 from station.errors import Cancelled, MediaError, StationError
-from station.importing.base import ImportPlan, ImportTarget, Receipt, StagedBundle, StepEvent
+from station.importing.base import ImportPlan, ImportTarget, Receipt, StepEvent
 from station.progress import ProgressCallback
-from station.verify.signatures import SignatureCheck
 from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
@@ -346,7 +344,9 @@ class Transfer:
             except StationError as refused:  # wrong PIN, not an admin, no reason: on record
                 self._record("step-refused", step="override", actor=admin, reason=refused.message)
                 raise
-            self.policy = _WithoutRollback(policy)
+            # Rollback findings come only from rollback protection: this transfer goes on
+            # without it; the station's policy (and the sequence it records) is unchanged.
+            self.policy = replace(policy, rollback_protection=False)
             self.verification = None
             self._move(
                 TransferState.INSPECTED, f"rollback accepted by {account.name}; verify again"
@@ -374,25 +374,3 @@ class Transfer:
     def _discard_staging(self, verification: Verification | None) -> None:
         if verification is not None and verification.staged is not None:
             shutil.rmtree(verification.staged.root, ignore_errors=True)
-
-
-class _WithoutRollback:
-    """The station's policy with the rollback findings dropped, after an audited override."""
-
-    def __init__(self, policy: PolicyRules) -> None:
-        self._policy = policy
-
-    def check(self, bundle: Bundle, signatures: Sequence[SignatureCheck]) -> list[Finding]:
-        from station.verify.policy import OVERRIDABLE
-
-        return [f for f in self._policy.check(bundle, signatures) if f.code not in OVERRIDABLE]
-
-    def evaluate_staged(
-        self,
-        staged: StagedBundle,
-        signatures: Sequence[SignatureCheck],
-        *,
-        now: datetime,
-        sizes: Mapping[str, int] | None = None,
-    ) -> list[Finding]:
-        return self._policy.evaluate_staged(staged, signatures, now=now, sizes=sizes)
