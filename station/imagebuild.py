@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import stat
 import tarfile
 from collections.abc import Mapping
@@ -23,14 +22,13 @@ from typing import Any
 from station.bundle.model import ImageInfo, Layer
 from station.bundle.safety import check_relative_path
 from station.errors import UnsafePathError, UsageError
+from station.references import ReferenceError, is_tag, normalise
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
-
-_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -119,11 +117,18 @@ def build_oci_layout(
     """Write a one-layer image holding `files` into the OCI layout `dest`, tagged `reference`.
 
     `reference` goes into the `org.opencontainers.image.ref.name` annotation as given (skopeo
-    finds it as `oci:DEST:REFERENCE`). Calling again on the same `dest` adds another image to
-    the same index.json; an image already tagged `reference` loses that entry (as a tag moves).
+    finds it as `oci:DEST:REFERENCE`); the returned image carries it normalised, as the
+    station reads it (a bare tag like `1.2` names no repository, so none). Calling again on
+    the same `dest` adds another image to the same index.json; an image already tagged
+    `reference` loses that entry (as a tag moves).
     """
-    if not _REFERENCE.fullmatch(reference):
-        raise UsageError(f"{reference!r} is not a valid image reference")
+    named = "/" in reference or ":" in reference
+    try:
+        shown = (normalise(reference),) if named else ()
+    except ReferenceError as exc:
+        raise UsageError(exc.message) from exc
+    if not named and not is_tag(reference):
+        raise UsageError(f"{reference!r} is not a valid image reference or tag")
     diff = _layer_tar(files)
     layer_blob = _gzip(diff)
     config: dict[str, Any] = {
@@ -166,7 +171,7 @@ def build_oci_layout(
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
     _write_atomic(dest / "index.json", _json_bytes(index))
     return ImageInfo(
-        references=(reference,),
+        references=shown,
         platform=f"{os_name}/{architecture}",
         manifest_digest=manifest_digest,
         config_digest=config_digest,

@@ -76,7 +76,7 @@ class Transfer:
         trust: TrustStore,
         audit: AuditLog,
         approvals: ApprovalBook,
-        policy: PolicyRules | None = None,
+        policy: PolicyRules,
         on_imported: Callable[[Bundle], None] | None = None,
         device: DeviceInfo | None = None,
     ) -> None:
@@ -182,9 +182,9 @@ class Transfer:
             verification = verify_bundle(
                 bundle,
                 self.trust,
+                self.policy,
                 limits=self.config.limits,
                 staging_root=self.config.staging_dir,
-                policy=self.policy,
                 on_progress=on_progress,
                 cancel=cancel or self._stop,
             )
@@ -372,5 +372,6 @@ class Transfer:
             self._discard_staging(self.verification)
 
     def _discard_staging(self, verification: Verification | None) -> None:
-        if verification is not None and verification.staged is not None:
-            shutil.rmtree(verification.staged.root, ignore_errors=True)
+        staged = verification.staged if verification is not None else None
+        if staged is not None and staged.root is not None:
+            shutil.rmtree(staged.root, ignore_errors=True)

@@ -1,8 +1,8 @@
-"""Staged bundles for import tests: real images in a staging folder, described as verify does.
+"""Staged bundles for import tests: real images on a media folder, staged by verification.
 
-Images are built with `station.imagebuild` (real, small, deterministic OCI images) and read
-back with the same readers verification uses, so a target sees exactly what it would after
-a real verification.
+Images are built with `station.imagebuild` (real, small, deterministic OCI images) or by
+skopeo; the folder is signed with a throw-away key and verified by the real pipeline, so a
+target sees exactly what it would after a real transfer.
 """
 
 from __future__ import annotations
@@ -12,20 +12,36 @@ import io
 import subprocess
 from pathlib import Path
 
-from station.bundle.model import Entry, Item, ItemKind
-from station.bundle.oci import read_image_archive, read_oci_layout
-from station.config import Limits
+from station.bundle import open_bundle
 from station.imagebuild import build_oci_layout, write_oci_archive
-from station.importing.base import StagedBundle
+from station.verify import minisign
+from station.verify.policy import Policy
+from station.verify.staged import StagedBundle
+from station.verify.trust import TrustStore
+from station.verify.verification import Verification, verify_bundle
 
 APP = "registry.example.org/ops/app:1.2"
 DB = "registry.example.org/ops/db:3"
 TOOL = "registry.example.org/ops/tool:7"
 
 
-def _entries(root: Path, path: Path) -> tuple[Entry, ...]:
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return tuple(Entry(p.relative_to(root).as_posix(), _sha256(p), p.stat().st_size) for p in files)
+def sign_media(media: Path) -> Path:
+    """Write SHA256SUMS over every file in `media` and sign it; returns the trust folder."""
+    keys = media.parent / f"{media.name}-keys"
+    if not keys.exists():
+        keys.mkdir()
+        minisign.generate_keypair("stage", keys)
+        (keys / "trust").mkdir()
+        (keys / "trust" / "stage.pub").write_bytes((keys / "stage.pub").read_bytes())
+    files = sorted(p for p in media.rglob("*") if p.is_file() and not p.name.startswith("SHA256"))
+    lines = [f"{_sha256(p)}  {p.relative_to(media).as_posix()}\n" for p in files]
+    sums = media / "SHA256SUMS"
+    sums.write_text("".join(lines))
+    key = minisign.load_secret_key(keys / "stage.key")
+    (media / "SHA256SUMS.minisig").write_bytes(
+        minisign.sign(sums.read_bytes(), key, trusted_comment="test")
+    )
+    return keys / "trust"
 
 
 def _sha256(path: Path) -> str:
@@ -36,21 +52,19 @@ def _sha256(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def stage(root: Path, digest_seed: str = "bundle") -> StagedBundle:
-    """Describe every top-level thing in `root` as verification would after staging it."""
-    items = []
-    limits = Limits()
-    for path in sorted(root.iterdir()):
-        name = path.name
-        if path.is_dir():
-            kind, images = ItemKind.OCI_LAYOUT, read_oci_layout(path, limits)
-        elif name.endswith(".tar"):
-            kind, images = ItemKind.IMAGE_ARCHIVE, read_image_archive(path, limits)
-        else:
-            kind, images = ItemKind.FILE, ()
-        items.append(Item(name, kind, _entries(root, path), images=images))
-    digest = "sha256:" + hashlib.sha256(digest_seed.encode()).hexdigest()
-    return StagedBundle(digest=digest, root=root, items=tuple(items))
+def verify_media(media: Path, staging_root: Path | None = None) -> Verification:
+    """Sign what is in `media` and verify it for real (staging it when `staging_root`)."""
+    trust = sign_media(media)
+    staging_root = staging_root or media.parent / f"{media.name}-staging"
+    return verify_bundle(open_bundle(media), TrustStore.load(trust), Policy(),
+                         staging_root=staging_root)
+
+
+def stage(media: Path) -> StagedBundle:
+    """Stage every file in `media` exactly as verification does: the real pipeline."""
+    verification = verify_media(media)
+    assert verification.staged is not None, verification.problems
+    return verification.staged
 
 
 def oci_layout(dest: Path, images: dict[str, int]) -> Path:

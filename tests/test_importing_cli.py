@@ -62,7 +62,7 @@ def test_import_into_the_store_prints_a_receipt_and_cleans_staging(
     assert all(i["config_digest"].startswith("sha256:") for i in receipt["images"])
     assert [f["path"] for f in receipt["files"]] == ["files/notes.txt"]
     assert Path(receipt["files"][0]["where"]).read_text() == "release notes\n"
-    assert doc["plan"]["steps"][0]["description"] == f"Copy {APP} into the store"
+    assert doc["plan"]["steps"][0]["description"] == f"Put {APP} in the store"
     index = json.loads((home / "store" / "index.json").read_text())
     assert len(index["manifests"]) == 2
     assert not any((home / "staging").iterdir())

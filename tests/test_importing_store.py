@@ -1,4 +1,7 @@
-"""The embedded store: what lands is what was verified; twice costs nothing; bad bytes stay out."""
+"""The embedded store: what lands is what was verified; twice costs nothing; bad bytes stay out.
+
+Every bundle here goes through the real verification (signed, hashed, staged) first.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from tests.importing_builders import (
     oci_archive,
     oci_layout,
     stage,
+    verify_media,
 )
 
 
@@ -37,17 +41,17 @@ def _index_refs(store: Path) -> dict[str, str]:
 
 
 def test_images_land_under_their_references_with_the_verified_digests(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
-    oci_archive(tmp_path, staging / "tool.tar", {TOOL: 5000})
-    (staging / "notes.txt").write_text("read me\n")
-    staged = stage(staging)
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    oci_archive(tmp_path, media / "tool.tar", {TOOL: 5000})
+    (media / "notes.txt").write_text("read me\n")
+    staged = stage(media)
     target = _store(tmp_path)
     events: list[StepEvent] = []
 
     receipt = target.run(target.plan(staged), on_step=events.append)
 
-    verified = {image.references[0]: image for item in staged.items for image in item.images}
+    verified = {image.references[0]: image.images[0] for image in staged.images}
     store = tmp_path / "home" / "store"
     assert _index_refs(store) == {ref: verified[ref].manifest_digest for ref in (APP, DB, TOOL)}
     for blob in (store / "blobs" / "sha256").iterdir():
@@ -62,9 +66,9 @@ def test_images_land_under_their_references_with_the_verified_digests(tmp_path: 
 
 
 def test_importing_the_same_images_again_copies_no_blob(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
-    staged = stage(staging)
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(media)
     target = _store(tmp_path)
     target.run(target.plan(staged))
     blobs = tmp_path / "home" / "store" / "blobs" / "sha256"
@@ -78,47 +82,47 @@ def test_importing_the_same_images_again_copies_no_blob(tmp_path: Path) -> None:
     assert details.count("already in the store") == 2
 
 
-def test_a_staged_layer_changed_after_verification_never_lands(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    oci_layout(staging / "layout", {APP: 3000, DB: 70_000})
-    staged = stage(staging)
+def test_media_changed_after_verification_still_imports_the_verified_bytes(
+    tmp_path: Path,
+) -> None:
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(media)
+    db = next(i for i in staged.images if i.references == (DB,)).images[0]
+    layer = media / "layout" / "blobs" / "sha256" / db.layers[0].digest.removeprefix("sha256:")
+    layer.write_bytes(b"swapped after verification")  # the stick changes; nobody reads it now
     target = _store(tmp_path)
-    plan = target.plan(staged)
-    db = next(i for item in staged.items for i in item.images if i.references == (DB,))
-    layer = staging / "layout" / "blobs" / "sha256" / db.layers[0].digest.removeprefix("sha256:")
-    data = bytearray(layer.read_bytes())
-    data[-1] ^= 1
-    layer.write_bytes(bytes(data))
 
-    with pytest.raises(ImportFailed, match="hashes to"):
-        target.run(plan)
+    target.run(target.plan(staged))
 
-    store = tmp_path / "home" / "store"
-    assert list(_index_refs(store)) == [APP]  # the finished image stays; the bad one is absent
-    blobs = store / "blobs" / "sha256"
-    assert db.layers[0].digest.removeprefix("sha256:") not in {p.name for p in blobs.iterdir()}
-    assert not [p for p in store.rglob(".partial-*")]
+    store = tmp_path / "home" / "store" / "blobs" / "sha256"
+    landed = store / db.layers[0].digest.removeprefix("sha256:")
+    assert hashlib.sha256(landed.read_bytes()).hexdigest() == landed.name
+    for blob in store.iterdir():
+        assert blob.stat().st_nlink == 2  # a hard link of the staged blob: no second copy
 
 
 def test_a_store_that_is_a_file_is_refused_before_anything_moves(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    oci_layout(staging / "layout", {APP: 100})
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 100})
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "store").write_text("not a folder")
 
     with pytest.raises(ImportFailed, match="is not a folder"):
-        _store(tmp_path).plan(stage(staging))
+        _store(tmp_path).plan(stage(media))
 
 
 def test_stopping_an_import_leaves_no_partial_blob_and_no_half_image(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    oci_layout(staging / "layout", {APP: 3000, DB: 3 * 1024 * 1024})
-    staged = stage(staging)
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 3 * 1024 * 1024})
+    staged = stage(media)
     target = _store(tmp_path)
     cancel = threading.Event()
 
     def stop_during_second(event: StepEvent) -> None:
-        if event.status == "started" and event.step.image and event.step.image.references == (DB,):
+        if event.status == "started" and event.step.image and event.step.image.references == (
+            DB,
+        ):
             cancel.set()  # the copy loop sees it at its first chunk, with a blob half-written
 
     with pytest.raises(Cancelled):
@@ -129,30 +133,30 @@ def test_stopping_an_import_leaves_no_partial_blob_and_no_half_image(tmp_path: P
     assert not list(store.rglob(".partial-*"))
 
 
-def test_a_legacy_archive_whose_layer_does_not_match_its_config_is_refused(
+def test_a_legacy_archive_whose_layer_does_not_match_its_config_is_rejected_at_verify(
     tmp_path: Path,
 ) -> None:
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    archive = big_docker_archive(staging / "old.tar", APP, 4096)
+    media = tmp_path / "media"
+    media.mkdir()
+    archive = big_docker_archive(media / "old.tar", APP, 4096)
     with tarfile.open(archive) as tar:
         layer = next(m for m in tar.getmembers() if m.name.endswith("layer.tar"))
     data = bytearray(archive.read_bytes())
-    data[layer.offset_data + 1024] ^= 1  # signed that way: verification alone cannot tell
+    data[layer.offset_data + 1024] ^= 1  # signed that way: the checksum alone cannot tell
     archive.write_bytes(bytes(data))
-    target = _store(tmp_path)
 
-    with pytest.raises(ImportFailed, match="its config says"):
-        target.run(target.plan(stage(staging)))
+    verification = verify_media(media, tmp_path / "staging")
 
-    assert _index_refs(tmp_path / "home" / "store") == {}
+    assert [p.code for p in verification.problems] == ["diff-id-mismatch"]
+    assert "its config says" in verification.problems[0].message
+    assert verification.staged is None and list((tmp_path / "staging").iterdir()) == []
 
 
 def test_a_legacy_archive_gets_a_manifest_naming_its_verified_config(tmp_path: Path) -> None:
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    big_docker_archive(staging / "old.tar", APP, 4096)
-    staged = stage(staging)
+    media = tmp_path / "media"
+    media.mkdir()
+    big_docker_archive(media / "old.tar", APP, 4096)
+    staged = stage(media)
     target = _store(tmp_path)
 
     (receipt,) = target.run(target.plan(staged)).images
@@ -160,6 +164,7 @@ def test_a_legacy_archive_gets_a_manifest_naming_its_verified_config(tmp_path: P
     store = tmp_path / "home" / "store"
     blob = store / "blobs" / "sha256" / receipt.manifest_digest.removeprefix("sha256:")
     manifest = json.loads(blob.read_bytes())
-    (image,) = staged.items[0].images
+    (image,) = staged.images[0].images
     assert manifest["config"]["digest"] == image.config_digest
     assert [layer["digest"] for layer in manifest["layers"]] == [image.layers[0].digest]
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"

@@ -124,7 +124,7 @@ OCI_CASES: dict[str, tuple[Callable[[Members, ImageInfo], None], str]] = {
     "size not a number": (lambda m, i: _set_descriptor(m, size="401"),
                           "'size' must be a whole number"),
     "absurd config size": (lambda m, i: _edit_manifest(
-        m, i, lambda x: x["config"].update(size=2**62)), "declares 4611686018427387904 bytes"),
+        m, i, lambda x: x["config"].update(size=2**62)), "4611686018427387904 is too large"),
     "layer size differs": (lambda m, i: _edit_manifest(
         m, i, lambda x: x["layers"][0].update(size=x["layers"][0]["size"] + 1)),
         "not the .* its manifest declares"),
@@ -138,9 +138,9 @@ OCI_CASES: dict[str, tuple[Callable[[Members, ImageInfo], None], str]] = {
                           "'os' must be a string"),
     "not an image (artifact)": (lambda m, i: _edit_manifest(
         m, i, lambda x: x["config"].update(mediaType="application/vnd.cncf.helm.config.v1+json")),
-        "is not a container image config"),
+        "holds no image .*is an artifact of type 'application/vnd.cncf.helm.config.v1\\+json'"),
     "unknown descriptor type": (lambda m, i: _set_descriptor(m, mediaType="text/plain"),
-                                "of type 'text/plain', not an image"),
+                                "holds no image .*of type 'text/plain', not an image"),
     "indexes nested too deep": (lambda m, i: _nest(m, 6), "nested more than 4 levels"),
     "index that names itself": (_self_reference, "does not match its digest"),
 }
@@ -214,13 +214,13 @@ TAR_CASES: dict[str, tuple[Callable[[list[Member]], None], str]] = {
     "manifest.json is a link": (lambda ms: ms.__setitem__(
         ms.index(_named(ms, "manifest.json")),
         Member("manifest.json", type=tarfile.SYMTYPE, linkname="repositories")),
-        r"manifest.json \(manifest.json\) is a link"),
+        r"manifest.json is a symbolic link, not a regular member"),
     "config is a hard link": (lambda ms: ms.__setitem__(
         ms.index(_named(ms, ".json")),
         Member(_named(ms, ".json").name, type=tarfile.LNKTYPE, linkname="repositories")),
-        r"image config .* is a link"),
+        "is a hardlink; an image archive holds only files"),
     "layer link leaves the archive": (_relink("../../../etc/shadow"), "points outside"),
-    "layer link to a folder": (_relink(None), "links to .*, not a file"),
+    "layer link to a folder": (_relink(None), "which is not a regular member"),
     "device member": (lambda ms: ms.append(Member("dev", type=tarfile.CHRTYPE)), "device"),
     "duplicate member": (lambda ms: ms.append(_named(ms, "manifest.json")),
                          "manifest.json appears more than once"),
@@ -229,14 +229,17 @@ TAR_CASES: dict[str, tuple[Callable[[list[Member]], None], str]] = {
                        "does not match the digest in its name"),
     "config path with ..": (_manifest_edit(lambda x: x[0].update(Config="../x.json")),
                             "parent directory"),
-    "manifest.json not a list": (_manifest_edit(lambda x: x.clear()), "non-empty list"),
+    "manifest.json empty": (_manifest_edit(lambda x: x.clear()), "repositories file names"),
+    "manifest.json not a list": (lambda ms: setattr(_named(ms, "manifest.json"), "data", b"{}"),
+                                 "manifest.json must be a list of images"),
     "layer member absent": (_manifest_edit(lambda x: x[0]["Layers"].__setitem__(0, "gone.tar")),
                             r"layer 0 of .* \(gone.tar\) is missing"),
     "RepoTags not a list": (_manifest_edit(lambda x: x[0].update(RepoTags="app:1")),
                             "'RepoTags' must be a list"),
     "repositories disagrees": (lambda ms: setattr(_named(ms, "repositories"), "data",
                                                   b'{"evil": {"1": "x"}}'),
-                               "repositories file names evil:1 but manifest.json does not"),
+                               "repositories file names docker.io/library/evil:1 but "
+                               "manifest.json does not"),
     "no image at all": (lambda ms: ms.__init__([Member("notes.txt", b"hi")]),  # type: ignore[misc]
                         "is not an image archive"),
 }
@@ -266,7 +269,7 @@ def _big_layer_last(tmp_path: Path) -> Path:
 def test_truncated_archive_is_refused(tmp_path: Path) -> None:
     archive = _big_layer_last(tmp_path)
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    with pytest.raises(BundleError, match="not a readable tar archive: unexpected end of data"):
+    with pytest.raises(BundleError, match="truncated"):
         read_image_archive(archive, LIMITS)
 
 
@@ -274,16 +277,16 @@ def test_truncated_gzip_is_refused(tmp_path: Path) -> None:
     archive = _big_layer_last(tmp_path)
     data = gzip.compress(archive.read_bytes())
     archive.write_bytes(data[: len(data) // 2])
-    with pytest.raises(BundleError, match="not a readable tar archive"):
+    with pytest.raises(BundleError, match=r"cut short|truncated"):
         read_image_archive(archive, LIMITS)
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"", "empty file"),
-        (os.urandom(4096), "not a readable tar archive"),
-        (bz2.compress(b"x" * 1000), "compressed with bzip2, which the station does not read"),
+        (b"", "is an empty file, not a tar archive"),
+        (os.urandom(4096), "is not a tar archive"),
+        (bz2.compress(b"x" * 1000), "is not a tar archive"),
     ],
     ids=["empty", "random bytes", "bzip2"],
 )
@@ -299,7 +302,8 @@ def test_huge_tar_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
     members = _docker_members()
     members.insert(0, Member("note", b"x", pax={"comment": "y" * 200_000}))
     archive = write_tar(tmp_path / "save.tar", members)
-    with pytest.raises(BundleError, match="a tar header is larger than 65536 bytes"):
+    with pytest.raises(BundleError,
+                       match=r"an extended header at byte 0 is .* bytes, over the limit of 65536"):
         read_image_archive(archive, Limits(max_archive_index_bytes=65536))
 
 

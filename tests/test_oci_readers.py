@@ -69,7 +69,7 @@ def test_legacy_docker_save_archive(tmp_path: Path) -> None:
     ]
     archive = write_tar(tmp_path / "save.tar", docker_archive_members(specs))
     first, second = read_image_archive(archive, LIMITS)
-    assert first.references == ("registry.example.org/ops/app:1.2", "app:latest")
+    assert first.references == ("registry.example.org/ops/app:1.2", "docker.io/library/app:latest")
     assert first.manifest_digest == ""
     assert first.platform == "linux/amd64"
     assert [layer.digest for layer in first.layers] == [sha256(base), sha256(app)]
@@ -86,18 +86,27 @@ def test_docker_25_archive_reads_both_views_and_merges_tags(
     layout: tuple[Path, list[ImageInfo]], tmp_path: Path
 ) -> None:
     root, built = layout
-    members = _docker25_members(root, built[0], tags=["app:latest"])
+    members = _docker25_members(root, built, tags=[["app:latest"], ["tools:7"]])
     images = read_image_archive(write_tar(tmp_path / "d25.tar", members), LIMITS)
-    assert images[0].references == (APP, "app:latest")
+    assert images[0].references == (APP, "docker.io/library/app:latest")
     assert images[0].manifest_digest == built[0].manifest_digest
     assert images[1] == built[1]
+
+
+def test_docker_25_archive_with_an_image_only_index_json_names_is_refused(
+    layout: tuple[Path, list[ImageInfo]], tmp_path: Path
+) -> None:
+    root, built = layout
+    members = _docker25_members(root, built[:1], tags=[["app:latest"]])
+    with pytest.raises(BundleError, match=r"manifest\.json does not"):
+        read_image_archive(write_tar(tmp_path / "d25.tar", members), LIMITS)
 
 
 def test_docker_25_archive_whose_two_views_disagree_is_refused(
     layout: tuple[Path, list[ImageInfo]], tmp_path: Path
 ) -> None:
     root, built = layout
-    members = _docker25_members(root, built[0], tags=["app:latest"])
+    members = _docker25_members(root, built, tags=[["app:latest"], []])
     manifest = json.loads(members["manifest.json"])
     manifest[0]["Layers"] = ["blobs/sha256/" + built[1].layers[0].digest.removeprefix("sha256:")]
     members["manifest.json"] = json.dumps(manifest).encode()
@@ -105,15 +114,16 @@ def test_docker_25_archive_whose_two_views_disagree_is_refused(
         read_image_archive(write_tar(tmp_path / "d25.tar", members), LIMITS)
 
 
-def _docker25_members(root: Path, image: ImageInfo, tags: list[str]) -> dict[str, bytes]:
+def _docker25_members(root: Path, images: list[ImageInfo], tags: list[list[str]]
+                      ) -> dict[str, bytes]:
     members = layout_members(root)
-    entry = {
+    entries = [{
         "Config": "blobs/sha256/" + image.config_digest.removeprefix("sha256:"),
-        "RepoTags": tags,
+        "RepoTags": names,
         "Layers": ["blobs/sha256/" + layer.digest.removeprefix("sha256:")
                    for layer in image.layers],
-    }
-    members["manifest.json"] = json.dumps([entry]).encode()
+    } for image, names in zip(images, tags, strict=True)]
+    members["manifest.json"] = json.dumps(entries).encode()
     return members
 
 
@@ -175,7 +185,7 @@ def test_platforms_absent_from_the_media_are_left_out(tmp_path: Path) -> None:
     assert [image.platform for image in read_image_archive(archive, LIMITS)] == ["linux/amd64"]
 
 
-def test_bare_ref_name_stays_as_written_and_shared_manifest_merges_tags(tmp_path: Path) -> None:
+def test_bare_ref_name_is_no_name_and_shared_manifest_merges_names(tmp_path: Path) -> None:
     root = tmp_path / "layout"
     image = build_oci_layout(root, "1.2", {"a": b"a"})
     index = json.loads((root / "index.json").read_bytes())
@@ -184,7 +194,7 @@ def test_bare_ref_name_stays_as_written_and_shared_manifest_merges_tags(tmp_path
     index["manifests"].append(again)
     (root / "index.json").write_bytes(json_bytes(index))
     (only,) = read_oci_layout(root, LIMITS)
-    assert only.references == ("1.2", "registry.example.org/ops/app:latest")
+    assert only.references == ("registry.example.org/ops/app:latest",)
     assert only.manifest_digest == image.manifest_digest
 
 

@@ -16,6 +16,7 @@ from station.errors import BundleError, Cancelled
 from station.imagebuild import build_oci_layout, write_oci_archive
 from station.progress import Progress
 from station.verify import verify_bundle
+from station.verify.policy import Policy
 from station.verify.trust import TrustStore
 from tests.builders import Signer, make_signer, make_sums_bundle, sign_file, write_signed_sums
 
@@ -24,7 +25,8 @@ FILES = {"a.txt": b"alpha\n", "docs/b.bin": bytes(range(256)) * 100}
 
 def _verify(root: Path, trust: Path, **kwargs: object):  # type: ignore[no-untyped-def]
     bundle = open_bundle(root)
-    return verify_bundle(bundle, TrustStore.load(trust), **kwargs)  # type: ignore[arg-type]
+    policy = kwargs.pop("policy", Policy())
+    return verify_bundle(bundle, TrustStore.load(trust), policy, **kwargs)  # type: ignore[arg-type]
 
 
 def _codes(verification) -> list[str]:  # type: ignore[no-untyped-def]
@@ -195,12 +197,19 @@ def test_accepted_bundle_is_staged_and_images_read_from_staging(
     result = _verify(root, signer.trust, staging_root=staging)
     assert result.staged is not None
     staged_root = result.staged.root
-    assert staged_root.parent == staging
-    for entry in open_bundle(root).entries:
-        assert (staged_root / entry.path).read_bytes() == (root / entry.path).read_bytes()
-    assert [i.references for i in result.staged.items if i.images] == [
-        ("registry.example.org/ops/app:1.0",)
-    ]
+    assert staged_root is not None and staged_root.parent == staging
+    bundle = open_bundle(root)
+    for item in bundle.items:
+        if item.kind is not ItemKind.IMAGE_ARCHIVE:
+            (entry,) = item.entries
+            staged = staged_root / "files" / entry.path
+            assert staged.read_bytes() == (root / entry.path).read_bytes()
+    (image,) = result.staged.images
+    assert image.references == ("registry.example.org/ops/app:1.0",)
+    assert image.descriptor.digest == bundle.images[0].manifest_digest
+    for digest in image.blobs:  # every blob the image needs is staged under its digest
+        assert result.staged.blob_path(digest).is_file()
+    assert "app.oci.tar" not in {p.name for p in staged_root.rglob("*")}
 
 
 def test_rejected_bundle_leaves_nothing_staged(tmp_path: Path, signer: Signer) -> None:

@@ -90,12 +90,58 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class Descriptor:
+    """A checked OCI descriptor: what a manifest or index says another blob is."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    platform: tuple[str, str] | None = None  # (os, architecture) when the index says
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One runnable image (one platform) and where its parts are among the item's members.
+
+    `manifest` is None for a docker save image, which has no registry manifest (the station
+    writes one when it stages the image).
+    """
+
+    info: ImageInfo
+    manifest: Descriptor | None
+    config_member: str
+    layer_members: tuple[str, ...]
+    diff_ids: tuple[str, ...]
+    config_media_type: str = ""
+
+
+@dataclass(frozen=True)
+class ImageGroup:
+    """What one top-level entry names: one image, or the platforms of a multi-platform index.
+
+    `references` are full, normalised references; `tags` are bare tags (an OCI `ref.name`
+    like `1.2` that names no repository). `top` is the entry's descriptor in index.json
+    (None for docker save). `indexes` are the image indexes walked under it; `complete` says
+    no child of them was left out, so the verified index itself can be kept.
+    """
+
+    references: tuple[str, ...]
+    tags: tuple[str, ...]
+    top: Descriptor | None
+    images: tuple[ImageRecord, ...]
+    indexes: tuple[Descriptor, ...] = ()
+    complete: bool = True
+
+
+@dataclass(frozen=True)
 class Item:
     """A thing the bundle carries, made of one or more listed entries.
 
     For an OCI layout folder, `path` is the folder and `entries` are the files inside it.
     `references` are the image references the manifest declares (bundle.json only); `images`
-    are what reading the archive or layout found.
+    are what reading the archive or layout found (one per image and platform, carrying the
+    references it will be imported under) and `groups` how they are named.
     """
 
     path: str
@@ -103,6 +149,7 @@ class Item:
     entries: tuple[Entry, ...]
     references: tuple[str, ...] = ()
     images: tuple[ImageInfo, ...] = ()
+    groups: tuple[ImageGroup, ...] = ()
 
     @property
     def size(self) -> int | None:

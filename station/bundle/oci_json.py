@@ -9,12 +9,13 @@ hex. Problems raise `BundleError` with a message naming the source and the field
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from station.bundle import strict_json
+from station.bundle.model import Descriptor
 from station.errors import BundleError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -70,78 +71,55 @@ def fail(label: str, problem: str, hint: str | None = None) -> BundleError:
     return BundleError(f"{label}: {problem}", hint=hint)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def load_json(label: str, data: bytes, what: str) -> Any:
-    """Parse `data` strictly; `what` names the document in the error message.
-
-    json's C parser stops deep nesting with RecursionError, which is refused like bad JSON.
-    """
-    try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-        )
-    except RecursionError:
-        raise fail(label, f"{what} is nested too deeply to be an image document") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise fail(label, f"{what} is not valid JSON: {exc}") from None
+    """Parse `data` with the station's strict loader (see `strict_json`)."""
+    return strict_json.loads(data, label=label, what=what)
 
 
 def load_object(label: str, data: bytes, what: str) -> dict[str, Any]:
-    value = load_json(label, data, what)
-    if not isinstance(value, dict):
-        raise fail(label, f"{what} is not a JSON object")
-    return value
+    return strict_json.load_object(data, label=label, what=what)
+
+
+def value(label: str, obj: Mapping[str, Any], key: str, where: str) -> Any:
+    """`obj[key]` or None, refusing the key written in another case (Go would read it)."""
+    return strict_json.field(obj, key, label=label, where=where)
 
 
 def get_str(label: str, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True
             ) -> str | None:
-    value = obj.get(key)
-    if value is None and not required:
+    found = value(label, obj, key, where)
+    if found is None and not required:
         return None
-    if not isinstance(value, str):
+    if not isinstance(found, str):
         raise fail(label, f"{where}: '{key}' must be a string")
-    return value
+    return found
 
 
 def get_int(label: str, obj: Mapping[str, Any], key: str, where: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise fail(label, f"{where}: '{key}' must be a whole number of bytes, not {value!r}")
-    return value
+    found = value(label, obj, key, where)
+    if not isinstance(found, int) or isinstance(found, bool) or found < 0:
+        raise fail(label, f"{where}: '{key}' must be a whole number of bytes, not {found!r}")
+    return found
 
 
 def get_list(label: str, obj: Mapping[str, Any], key: str, where: str, *, required: bool = True
              ) -> list[Any]:
-    value = obj.get(key)
-    if value is None and not required:
+    found = value(label, obj, key, where)
+    if found is None and not required:
         return []
-    if not isinstance(value, list):
+    if not isinstance(found, list):
         raise fail(label, f"{where}: '{key}' must be a list")
-    return value
+    return found
 
 
 def get_str_map(label: str, obj: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
     """An optional string-to-string map (annotations, labels); null counts as empty."""
-    value = obj.get(key)
-    if value is None:
+    found = value(label, obj, key, where)
+    if found is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
         raise fail(label, f"{where}: '{key}' must map names to strings")
-    return value
+    return found
 
 
 def check_digest(label: str, value: object, where: str) -> str:
@@ -168,26 +146,15 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    """A checked OCI descriptor: what a manifest or index says another blob is."""
-
-    media_type: str
-    digest: str
-    size: int
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    platform: tuple[str, str] | None = None  # (os, architecture) when the index says
-
-
-def parse_descriptor(label: str, value: object, where: str) -> Descriptor:
-    if not isinstance(value, dict):
+def parse_descriptor(label: str, raw: object, where: str) -> Descriptor:
+    if not isinstance(raw, dict):
         raise fail(label, f"{where} is not a JSON object")
-    digest = check_digest(label, value.get("digest"), where)
-    size = get_int(label, value, "size", where)
-    media_type = get_str(label, value, "mediaType", where, required=False) or ""
-    annotations = get_str_map(label, value, "annotations", where)
+    digest = check_digest(label, value(label, raw, "digest", where), where)
+    size = get_int(label, raw, "size", where)
+    media_type = get_str(label, raw, "mediaType", where, required=False) or ""
+    annotations = get_str_map(label, raw, "annotations", where)
     platform = None
-    raw_platform = value.get("platform")
+    raw_platform = value(label, raw, "platform", where)
     if raw_platform is not None:
         if not isinstance(raw_platform, dict):
             raise fail(label, f"{where}: 'platform' must be an object")
@@ -235,13 +202,13 @@ def parse_config(label: str, data: bytes, what: str) -> ImageConfig:
         raise fail(label, f"{what}: 'os' and 'architecture' must not be empty")
     platform = f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
     created = get_str(label, config, "created", what, required=False)
-    inner = config.get("config")
+    inner = value(label, config, "config", what)
     labels: dict[str, str] = {}
     if inner is not None:
         if not isinstance(inner, dict):
             raise fail(label, f"{what}: 'config' must be an object")
         labels = get_str_map(label, inner, "Labels", f"{what} config")
-    rootfs = config.get("rootfs")
+    rootfs = value(label, config, "rootfs", what)
     if not isinstance(rootfs, dict):
         raise fail(label, f"{what}: 'rootfs' must be an object")
     diff_ids = tuple(

@@ -11,8 +11,8 @@ import hashlib
 from pathlib import Path
 
 from station.bundle import native, sums
-from station.bundle.contents import classify_entries, read_images
-from station.bundle.model import Bundle, BundleFormat, Finding, SignatureFile
+from station.bundle.contents import classify_entries, disguised_images, read_images
+from station.bundle.model import Bundle, BundleFormat, Finding, ItemKind, SignatureFile
 from station.bundle.safety import describe_name, open_media_file, read_media_file, walk_media
 from station.config import Limits
 from station.errors import BundleError, MediaError, UnsafePathError
@@ -85,22 +85,31 @@ def _open(root: Path, limits: Limits) -> Bundle:
     info = None
     if fmt is BundleFormat.NATIVE:
         info, items, line_problems = native.parse_manifest(manifest)
+        problems.extend(disguised_images(root, items, limits))
     else:
         sums_entries, line_problems = sums.parse_sums(manifest)
         items = classify_entries(root, sums_entries, limits)
     problems.extend(line_problems)
-    items, image_problems = read_images(
-        root, items, limits, declared=fmt is BundleFormat.NATIVE, refused=refused
-    )
+    items, image_problems, warnings = read_images(root, items, limits, refused=refused)
     problems.extend(image_problems)
 
     entries = tuple(entry for item in items for entry in item.entries)
     listed = {entry.path for entry in entries}
-    warnings: list[Finding] = []
+    image_folders = [item.path for item in items if item.kind is ItemKind.OCI_LAYOUT]
     for found in tree:
         if found.path in listed or found.path == manifest_name or found.path in signature_names:
             continue
         shown = describe_name(found.path)
+        folder = next((f for f in image_folders if f == "." or found.path.startswith(f + "/")),
+                      None)
+        if folder is not None:
+            problems.append(Finding(
+                "unlisted-in-image",
+                f"{shown} is inside the image folder {describe_name(folder)} but not listed "
+                "in the signed manifest; every file of an image must be signed",
+                found.path,
+            ))
+            continue
         if found.problem is not None:
             message = f"not listed and ignored: {found.problem}"
         else:

@@ -10,7 +10,8 @@ from station.bundle import open_bundle
 from station.cli.common import load_config, load_trust, print_json
 from station.cli.progressbar import TerminalProgress
 from station.cli.render import render_verification
-from station.verify import verify_bundle
+from station.verify.policy import Policy
+from station.verify.verification import verify_bundle
 
 EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
@@ -20,9 +21,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="verify checksums and signatures of a bundle",
-        description="Verify the bundle at PATH against the trust folder: signatures over the "
-        "manifest, then the size and SHA-256 of every listed file. Exit 0 accepted, "
-        "1 rejected, 2 usage or I/O error.",
+        description="Verify the bundle at PATH against the trust folder and the station's "
+        "policy: signatures over the manifest, the size and SHA-256 of every listed file, "
+        "every image read strictly from the verified bytes, then the policy ([policy] in "
+        "station.toml, the same rules an import applies). Exit 0 accepted, 1 rejected, "
+        "2 usage or I/O error.",
     )
     parser.add_argument("path", metavar="PATH", help="folder holding the bundle (the media)")
     parser.add_argument(
@@ -35,11 +38,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args)
     trust = load_trust(args, config)
+    policy = Policy.from_config(config)
     bundle = open_bundle(Path(args.path), config.limits)
     bar = TerminalProgress("verify")
     try:
         verification = verify_bundle(
-            bundle, trust, limits=config.limits, on_progress=bar.callback()
+            bundle, trust, policy, limits=config.limits, on_progress=bar.callback()
         )
     finally:
         bar.finish()

@@ -17,13 +17,13 @@ from station.importing.base import (
     ImportStep,
     ImportTarget,
     Receipt,
-    StagedBundle,
     StepEvent,
 )
 from station.importing.docker_engine import DEFAULT_SOCKET, DockerEngineTarget
 from station.importing.references import parse_retag_rules
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.importing.store import StoreTarget
+from station.verify.staged import StagedBundle
 
 __all__ = [
     "ImportFailed",

@@ -1,9 +1,11 @@
 """What every import target shares: the staged input, the plan, the receipt, the interface.
 
-A target never reads the media. It reads only `StagedBundle.root`, where verification copied
-each listed file while hashing it, so the bytes imported are the bytes verified. A target first
-makes a `plan` (which fails early: target unreachable, not enough space) and then `run`s it,
-reporting each step to `on_step` so the workflow can audit it, and returns a `Receipt`.
+A target never reads the media. It reads only the staged bundle (`verify.staged`): the
+station's own OCI layout of blobs written and named while they were hashed, and the verified
+files. So the bytes imported are the bytes verified, and no loader ever parses a container
+the media brought. A target first makes a `plan` (which fails early: target unreachable, not
+enough space) and then `run`s it, reporting each step to `on_step` so the workflow can audit
+it, and returns a `Receipt`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any, Protocol
 
 import psutil
 
-from station.bundle.model import ImageInfo, Item
 from station.errors import StationError
 from station.progress import Progress, ProgressCallback, format_size
+from station.verify.staged import StagedBundle, StagedFile, StagedImage
 
 
 class ImportFailed(StationError):
@@ -28,28 +30,19 @@ class ImportFailed(StationError):
 
 
 @dataclass(frozen=True)
-class StagedBundle:
-    """A verified bundle, copied into staging: the only input a target may read."""
-
-    digest: str  # bundle digest "sha256:..."
-    root: Path  # staging folder; each verified entry is at root / entry.path
-    items: tuple[Item, ...]  # with .images read from the STAGED copies
-
-
-@dataclass(frozen=True)
 class ImportStep:
     """One thing a target will do, described for the operator and the audit log."""
 
     description: str
-    image: ImageInfo | None = None
-    item: Item | None = None
+    image: StagedImage | None = None
+    file: StagedFile | None = None
     bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "description": self.description,
-            "image": self.image.config_digest if self.image else None,
-            "item": self.item.path if self.item else None,
+            "image": self.image.descriptor.digest if self.image else None,
+            "item": self.image.item if self.image else self.file.path if self.file else None,
             "bytes": self.bytes,
         }
 
@@ -204,20 +197,11 @@ def require_free_space(folder: Path, needed: int, what: str) -> None:
         )
 
 
-def image_title(image: ImageInfo) -> str:
-    """How an image is named in step descriptions: its first reference, else its ID."""
+def image_title(image: StagedImage) -> str:
+    """How an image is named in step descriptions: its first reference, else its digest."""
     if image.references:
         return image.references[0]
-    return image.config_digest[:19]
-
-
-def image_references(item: Item, image: ImageInfo) -> tuple[str, ...]:
-    """The references an image gets: from the archive, else what bundle.json declared."""
-    if image.references:
-        return image.references
-    if len(item.images) == 1:
-        return item.references
-    return ()
+    return image.descriptor.digest[:19]
 
 
 class ProgressMeter:

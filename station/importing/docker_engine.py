@@ -1,11 +1,12 @@
 """Import into a Docker engine through the `docker` SDK: load, check the ID, then tag.
 
-A staged docker-archive is streamed to the engine's load endpoint without its tags (see
-`untagged.py`; no second copy on disk); an OCI-shaped image is first turned into a
-docker-archive in the station's work folder, because Docker 20.10 cannot load OCI archives.
-After the load, the image the engine holds under the verified config digest must have exactly
-that ID, and only then is it tagged as the bundle says (after the optional retag rules). An
-image the engine already holds is not loaded again, so a retry redoes only what did not finish.
+Each image is streamed to the engine's load endpoint as a docker-archive the station writes
+from the verified blobs (`docker_archive_stream`): no tags in it, no second copy on disk, no
+byte from the media's own archive. After the load, the image the engine holds under the
+verified config digest must have exactly that ID, and only then is it tagged as the bundle
+says (after the optional retag rules). An image the engine already holds is not loaded
+again, so a retry redoes only what did not finish. Of a multi-platform image, the platform
+of the engine is loaded.
 """
 
 from __future__ import annotations
@@ -18,34 +19,32 @@ import docker
 import docker.errors
 import requests
 
+from station.bundle.model import ImageInfo
 from station.importing.base import (
     ImageReceipt,
     ImportFailed,
     ImportPlan,
     ProgressMeter,
     Receipt,
-    StagedBundle,
     StepCallback,
-    image_references,
     image_title,
-    require_free_space,
 )
-from station.importing.convert import one_image_layout, to_docker_archive, work_folder
+from station.importing.docker_archive_stream import CanonicalArchive
 from station.importing.layout import BytesCallback
 from station.importing.references import RetagRule, retag, split_reference
 from station.importing.runner import make_plan, run_plan
-from station.importing.sources import SourceImage, source_images
-from station.importing.untagged import CHUNK, UntaggedArchive
 from station.progress import ProgressCallback, check_cancel
+from station.verify.staged import StagedBundle, StagedImage
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 LOAD_TIMEOUT = 3600
+CHUNK = 1024 * 1024
 
 
 class _CountingReader:
     """The stream the SDK sends to the engine, counting bytes and honouring a stop request.
 
-    It has no length, so the request is sent chunked: the untagged stream's size is not known.
+    It has no length, so the request is sent chunked.
     """
 
     def __init__(
@@ -80,7 +79,7 @@ class DockerEngineTarget:
         self.home = home
         self.retag_rules = retag_rules
         self._client: docker.DockerClient | None = None
-        self._loaded_archives: set[Path] = set()  # archives loaded whole during this run
+        self._staged: StagedBundle | None = None
 
     def describe(self) -> str:
         return f"the Docker engine at {self.base_url}"
@@ -115,17 +114,12 @@ class DockerEngineTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the engine or check the socket, then retry")
-        plan = make_plan(
+        return make_plan(
             self.name,
             staged,
             self.home,
-            lambda s: f"Load {image_title(s.image)} into the Docker engine",
+            lambda image: f"Load {image_title(image)} into the Docker engine",
         )
-        convert = max(
-            (3 * s.image.total_size for s in source_images(staged) if not s.is_legacy), default=0
-        )
-        require_free_space(self.work_dir, convert, "converting OCI images for the engine")
-        return plan
 
     def run(
         self,
@@ -135,52 +129,62 @@ class DockerEngineTarget:
         on_step: StepCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Receipt:
-        self._loaded_archives = set()
+        self._staged = plan.staged
         return run_plan(
             plan, self.home, self._import_one, on_progress=on_progress, on_step=on_step,
             cancel=cancel,
         )
 
+    def _platform(self) -> tuple[str, str]:
+        try:
+            version = self.client().version()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise self._unreachable(exc) from exc
+        return str(version.get("Os", "linux")), str(version.get("Arch", "amd64"))
+
+    def _choose(self, image: StagedImage) -> ImageInfo:
+        """The one image to load: the only one, or the engine's platform of several."""
+        if len(image.images) == 1:
+            return image.images[0]
+        os_name, arch = self._platform()
+        for candidate in image.images:
+            if candidate.platform.split("/")[:2] == [os_name, arch]:
+                return candidate
+        offered = ", ".join(candidate.platform for candidate in image.images)
+        raise ImportFailed(
+            f"{image_title(image)} has no image for the engine's platform {os_name}/{arch} "
+            f"(it has {offered})",
+            hint="choose the store or a registry as the target for this bundle",
+        )
+
     def _import_one(
-        self, source: SourceImage, meter: ProgressMeter, cancel: threading.Event | None
+        self, image: StagedImage, meter: ProgressMeter, cancel: threading.Event | None
     ) -> tuple[ImageReceipt, str]:
-        loaded_archives = self._loaded_archives
-        image = source.image
+        staged = self._staged
+        assert staged is not None  # noqa: S101 - run() sets it
+        chosen = self._choose(image)
         detail = "already in the engine"
-        if self._engine_image(image.config_digest) is None:
+        if self._engine_image(chosen.config_digest) is None:
             detail = "loaded"
-            if source.is_legacy:
-                if source.path not in loaded_archives:
-                    self._load(source.path, meter, cancel)
-                    loaded_archives.add(source.path)
-            else:
-                with work_folder(self.work_dir) as folder:
-                    name = one_image_layout(source, folder / "layout", cancel=cancel)
-                    check_cancel(cancel, "import stopped")
-                    tar_path = folder / "image.tar"
-                    to_docker_archive(name, tar_path, None, cancel)
-                    self._load(tar_path, meter, cancel, count=False)
-                meter(image.total_size)
-        elif source.is_legacy and source.path not in loaded_archives:
+            self._load(chosen, staged.layout / "blobs" / "sha256", meter, cancel)
+        else:
             meter(image.total_size)
-        engine_image = self._engine_image(image.config_digest)
-        if engine_image is None or engine_image.id != image.config_digest:
+        engine_image = self._engine_image(chosen.config_digest)
+        if engine_image is None or engine_image.id != chosen.config_digest:
             found = engine_image.id if engine_image is not None else "nothing"
             raise ImportFailed(
-                f"after loading, the engine holds {found} where {image.config_digest} "
+                f"after loading, the engine holds {found} where {chosen.config_digest} "
                 "was verified; no tag was set",
                 hint="report this; do not use the image in the engine",
             )
-        references = tuple(
-            retag(ref, self.retag_rules) for ref in image_references(source.item, image)
-        )
+        references = tuple(retag(ref, self.retag_rules) for ref in image.references)
         self._tag(engine_image, references)
         receipt = ImageReceipt(
             references=references,
-            manifest_digest=image.manifest_digest,
-            config_digest=image.config_digest,
+            manifest_digest=chosen.manifest_digest,
+            config_digest=chosen.config_digest,
             where=f"docker:{self.base_url}",
-            bytes_copied=image.total_size if detail == "loaded" else 0,
+            bytes_copied=chosen.total_size if detail == "loaded" else 0,
         )
         return receipt, detail
 
@@ -193,30 +197,24 @@ class DockerEngineTarget:
             raise self._unreachable(exc) from exc
 
     def _load(
-        self,
-        archive: Path,
-        meter: ProgressMeter,
-        cancel: threading.Event | None,
-        *,
-        count: bool = True,
+        self, image: ImageInfo, blobs: Path, meter: ProgressMeter, cancel: threading.Event | None
     ) -> None:
-        """Stream one docker-archive, without its tags, to the engine; check every reply item."""
-        counter: BytesCallback = meter if count else _ignore
+        """Stream the station's docker-archive of `image`; check every reply item."""
         try:
-            with UntaggedArchive(archive) as stream:
-                reader = _CountingReader(stream, counter, cancel)
+            with CanonicalArchive(image, blobs) as stream:
+                reader = _CountingReader(stream, meter, cancel)
                 for chunk in self.client().api.load_image(  # type: ignore[no-untyped-call]
                     reader, quiet=True
                 ):
                     error = chunk.get("error") or chunk.get("errorDetail", {}).get("message")
                     if error:
                         raise ImportFailed(
-                            f"the Docker engine refused {archive.name}: {error}",
+                            f"the Docker engine refused {image_title_of(image)}: {error}",
                             hint="check the engine's log and free space, then import again",
                         )
         except docker.errors.APIError as exc:
             raise ImportFailed(
-                f"the Docker engine refused {archive.name}: {exc.explanation or exc}",
+                f"the Docker engine refused {image_title_of(image)}: {exc.explanation or exc}",
                 hint="check the engine's log and free space, then import again",
             ) from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
@@ -240,8 +238,8 @@ class DockerEngineTarget:
             raise self._unreachable(exc) from exc
 
 
-def _ignore(count: int) -> None:
-    """Bytes of a converted work copy: progress is counted per image instead."""
+def image_title_of(image: ImageInfo) -> str:
+    return image.references[0] if image.references else image.config_digest[:19]
 
 
 def _short(exc: BaseException) -> str:

@@ -1,34 +1,50 @@
 """Plain files, SBOMs and scan reports go to `<home>/received/<bundle digest hex>/`.
 
-Whatever the image target, the non-image items of a bundle are delivered the same way: copied
-from staging (never the media) into a folder named after the bundle digest, each file written
-to a temporary name, checked against its verified sha256 and renamed, so a half-copied file
-never appears under its real name and a retry skips files already delivered.
+Whatever the image target, the non-image items of a bundle are delivered the same way: moved
+(renamed) from staging, where verification wrote them while hashing them, into a folder named
+after the bundle digest. A rename on the same file system costs no second copy and no second
+read; a half-delivered file never appears under its real name. Only when `received/` lies on
+another file system is a file copied, to a temporary name, checked against its verified
+sha256 and renamed. A retry skips files already delivered.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 import threading
 from pathlib import Path
 
-from station.bundle.model import Item, ItemKind
-from station.importing.base import DeliveredFile, ImportFailed, StagedBundle
+from station.atomic import fsync_dir
+from station.importing.base import (
+    DeliveredFile,
+    ImportFailed,
+    existing_ancestor,
+    require_free_space,
+)
 from station.importing.layout import CHUNK, TEMP_PREFIX, BytesCallback, write_error
 from station.progress import check_cancel
-
-FILE_KINDS = (ItemKind.FILE, ItemKind.SBOM, ItemKind.SCAN_REPORT)
-
-
-def file_items(staged: StagedBundle) -> list[Item]:
-    """The items that are delivered as files rather than imported as images."""
-    return [item for item in staged.items if item.kind in FILE_KINDS]
+from station.verify.staged import StagedBundle
 
 
 def received_folder(home: Path, bundle_digest: str) -> Path:
     return home / "received" / bundle_digest.partition(":")[2]
+
+
+def _same_file_system(a: Path, b: Path) -> bool:
+    try:
+        return existing_ancestor(a).stat().st_dev == existing_ancestor(b).stat().st_dev
+    except OSError:
+        return False
+
+
+def delivery_space(staged: StagedBundle, home: Path) -> None:
+    """Fail early when the files must be copied (another file system) and do not fit."""
+    if not staged.files or staged.root is None or _same_file_system(staged.root, home):
+        return
+    require_free_space(home, sum(f.size for f in staged.files), "the files")
 
 
 def deliver_files(
@@ -38,57 +54,56 @@ def deliver_files(
     on_bytes: BytesCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[DeliveredFile, ...]:
-    """Copy every file item's entries into the received folder; return what is there."""
+    """Move every verified file into the received folder; return where each one is."""
     folder = received_folder(home, staged.digest)
     delivered: list[DeliveredFile] = []
-    for item in file_items(staged):
-        for entry in item.entries:
-            target = folder / entry.path
-            delivered.append(DeliveredFile(entry.path, entry.sha256, str(target)))
-            if target.is_file() and _sha256(target) == entry.sha256.removeprefix("sha256:"):
-                if on_bytes is not None:
-                    on_bytes(target.stat().st_size)
-                continue
-            _copy_checked(staged.root / entry.path, target, entry.sha256, on_bytes, cancel)
+    if staged.files and staged.files_root is None:
+        raise ImportFailed("the bundle was verified without staging; verify it again")
+    for staged_file in staged.files:
+        check_cancel(cancel, "import stopped")
+        assert staged.files_root is not None  # noqa: S101
+        source = staged.files_root / staged_file.path
+        target = folder / staged_file.path
+        delivered.append(DeliveredFile(staged_file.path, staged_file.sha256, str(target)))
+        if not source.exists() and target.is_file():
+            pass  # moved by an earlier run of this import
+        else:
+            _move(source, target, staged_file.sha256, cancel)
+        if on_bytes is not None:
+            on_bytes(staged_file.size)
     return tuple(delivered)
 
 
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def _copy_checked(
-    source: Path,
-    target: Path,
-    expected: str,
-    on_bytes: BytesCallback | None,
-    cancel: threading.Event | None,
-) -> None:
+def _move(source: Path, target: Path, sha256: str, cancel: threading.Event | None) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        fsync_dir(target.parent)
+    except FileNotFoundError as exc:
+        raise ImportFailed(
+            f"the staged copy of {target.name} is gone",
+            hint="staging was cleaned; verify the bundle again",
+        ) from exc
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise write_error(target, exc) from exc
+        _copy_checked(source, target, sha256, cancel)
+
+
+def _copy_checked(source: Path, target: Path, expected: str, cancel: threading.Event | None
+                  ) -> None:
+    """Across file systems: copy to a temporary name, check the sha256, rename."""
+    try:
         fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
     except OSError as exc:
         raise write_error(target, exc) from exc
     try:
         hasher = hashlib.sha256()
-        try:
-            reader = open(source, "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise ImportFailed(
-                f"cannot read the staged file {source}: {exc.strerror}",
-                hint="staging was cleaned or changed; verify the bundle again",
-            ) from exc
-        with reader, os.fdopen(fd, "wb") as out:
+        with open(source, "rb") as reader, os.fdopen(fd, "wb") as out:
             while chunk := reader.read(CHUNK):
                 check_cancel(cancel, "import stopped")
                 hasher.update(chunk)
                 out.write(chunk)
-                if on_bytes is not None:
-                    on_bytes(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         if hasher.hexdigest() != expected.removeprefix("sha256:"):
@@ -97,6 +112,7 @@ def _copy_checked(
                 hint="staging changed after verification; verify the bundle again",
             )
         os.replace(temp_name, target)
+        fsync_dir(target.parent)
     except OSError as exc:
         raise write_error(target, exc) from exc
     finally:

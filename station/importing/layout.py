@@ -172,6 +172,45 @@ class OciLayout:
         finally:
             temp.unlink(missing_ok=True)
 
+    def link_blob(
+        self,
+        source: Path,
+        digest: str,
+        *,
+        size: int,
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """Put the staged blob `source` (named by its verified digest) into the layout.
+
+        A hard link on the same file system: no byte is copied or read again. Across file
+        systems the blob is copied and its digest checked. Returns the bytes copied (0 for a
+        link or a blob already present).
+        """
+        final = self.blob_path(digest)
+        if final.is_file():
+            return 0
+        try:
+            os.link(source, final)
+            return 0
+        except FileExistsError:
+            return 0
+        except FileNotFoundError as exc:
+            raise ImportFailed(
+                f"the staged blob {digest} is gone",
+                hint="staging was cleaned; verify the bundle again",
+            ) from exc
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise write_error(final, exc) from exc
+        with open(source, "rb") as stream:
+            _, written = self.write_blob(stream, digest=digest, size=size, what=digest,
+                                         cancel=cancel)
+        return written
+
+    def sync_blobs(self) -> None:
+        """Make the blob folder's new names durable before the index names them."""
+        fsync_dir(self.root / "blobs" / "sha256")
+
     def write_bytes_blob(self, data: bytes, what: str) -> str:
         """Store small bytes (a manifest) as a blob, unless present; return the digest."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()

@@ -1,7 +1,8 @@
 """Image references as targets need them: split into repository and tag, rewritten by rules.
 
 A retag rule (`{from = "registry.example.org/ops/", to = "mirror.local/ops/"}` in the station
-config) rewrites a reference that starts with `from`; the first matching rule wins.
+config) rewrites a reference that starts with `from`; the first matching rule wins. `from` is
+normalised like references are (`demo/` means `docker.io/demo/`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from station.errors import StationError
+from station.references import normalise_prefix
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def parse_retag_rules(raw: Any, where: str) -> tuple[RetagRule, ...]:
             or not rule["to"]
         ):
             raise StationError(f"{where}: each retag rule needs non-empty 'from' and 'to'")
-        rules.append(RetagRule(rule["from"], rule["to"]))
+        rules.append(RetagRule(normalise_prefix(rule["from"]), rule["to"]))
     return tuple(rules)
 
 

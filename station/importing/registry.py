@@ -1,13 +1,14 @@
 """Push into an OCI registry (the site's local mirror) with skopeo.
 
 skopeo is Debian's well-kept registry client: it speaks the distribution protocol with
-retries, skips blobs the registry already has, and reads docker-archive and OCI layouts
-directly, so no hand-written protocol code sits between verified bytes and the mirror.
-TLS is verified unless the config marks the registry insecure or it is plain http on loopback;
-a CA file and credentials come from `[targets.registry]`. Credentials go to skopeo in a
-private auth file, never on its command line. After each push the manifest is read back: its
-bytes must hash to the digest skopeo reports, it must name the verified config, and an OCI
-image whose layers were already compressed must keep the verified manifest digest exactly.
+retries and skips blobs the registry already has, so no hand-written protocol code sits
+between verified bytes and the mirror. It reads each image from a `dir:` folder the station
+makes of hard links to the staged blobs (no copy) and the staged manifest, and pushes with
+`--preserve-digests`: the registry receives exactly the verified (or station-written)
+manifest, never a conversion. TLS is verified unless the config marks the registry insecure
+or it is plain http on loopback; a CA file and credentials come from `[targets.registry]`.
+Credentials go to skopeo in a private auth file, never on its command line. After each push
+the manifest is read back and must be byte for byte the staged one.
 """
 
 from __future__ import annotations
@@ -33,20 +34,16 @@ from station.importing.base import (
     ImportPlan,
     ProgressMeter,
     Receipt,
-    StagedBundle,
     StepCallback,
-    image_references,
     image_title,
-    require_free_space,
 )
-from station.importing.convert import one_image_layout, work_folder
 from station.importing.references import RetagRule, repository_path, retag, split_reference
 from station.importing.runner import make_plan, run_plan
-from station.importing.skopeo import run_skopeo
-from station.importing.sources import SourceImage, source_images
+from station.importing.skopeo import run_skopeo, work_folder
 from station.progress import ProgressCallback
+from station.verify.staged import StagedBundle, StagedImage
 
-COMPRESSED_SUFFIXES = ("+gzip", "+zstd", ".gzip", ".zstd")
+DIR_VERSION = b"Directory Transport Version: 1.1\n"
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ class RegistrySettings:
         return self.tls and not self.insecure
 
     def destination(self, reference: str) -> str | None:
-        """`HOST/PREFIX/REPO:TAG` for a reference, or None for a digest-only one."""
+        """`HOST/PREFIX/REPO:TAG` for a normalised reference, or None for a digest-only one."""
         _, tag = split_reference(reference)
         if tag is None:
             return None
@@ -115,7 +112,7 @@ def _is_loopback(host: str) -> bool:
 
 
 class RegistryTarget:
-    """Push every image with all its tags to one registry."""
+    """Push every image with all its names to one registry."""
 
     name = "registry"
 
@@ -131,6 +128,7 @@ class RegistryTarget:
         self.work_dir = work_dir
         self.home = home
         self.retag_rules = retag_rules
+        self._staged: StagedBundle | None = None
 
     def describe(self) -> str:
         scheme = "https" if self.settings.tls else "http"
@@ -197,25 +195,20 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        plan = make_plan(self.name, staged, self.home, self._describe)
-        convert = max(
-            (s.image.total_size for s in source_images(staged) if not s.is_legacy), default=0
-        )
-        require_free_space(self.work_dir, convert, "staging OCI images for skopeo")
-        return plan
+        return make_plan(self.name, staged, self.home, self._describe)
 
-    def _describe(self, source: SourceImage) -> str:
-        names = self._destinations(source)
+    def _describe(self, image: StagedImage) -> str:
+        names = self._destinations(image)
         if not names:
             raise ImportFailed(
-                f"{source.item.path}: image {source.image.config_digest} has no tag to push",
+                f"{image.item}: image {image.descriptor.digest} has no name to push",
                 hint="a registry stores images by name; ask the sender to tag it",
             )
-        return f"Push {image_title(source.image)} to {', '.join(names)}"
+        return f"Push {image_title(image)} to {', '.join(names)}"
 
-    def _destinations(self, source: SourceImage) -> list[str]:
+    def _destinations(self, image: StagedImage) -> list[str]:
         names = []
-        for reference in image_references(source.item, source.image):
+        for reference in image.references:
             name = self.settings.destination(retag(reference, self.retag_rules))
             if name is not None and name not in names:
                 names.append(name)
@@ -229,110 +222,103 @@ class RegistryTarget:
         on_step: StepCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Receipt:
+        self._staged = plan.staged
         return run_plan(
             plan, self.home, self._import_one, on_progress=on_progress, on_step=on_step,
             cancel=cancel,
         )
 
     def _import_one(
-        self, source: SourceImage, meter: ProgressMeter, cancel: threading.Event | None
+        self, image: StagedImage, meter: ProgressMeter, cancel: threading.Event | None
     ) -> tuple[ImageReceipt, str]:
-        result = self._push(source, cancel)
-        meter(source.image.total_size)  # skopeo reports no byte counts: a whole image at once
+        result = self._push(image, cancel)
+        meter(image.total_size)  # skopeo reports no byte counts: a whole image at once
         return result
 
-    def _push(self, source: SourceImage, cancel: threading.Event | None
+    def _push(self, image: StagedImage, cancel: threading.Event | None
               ) -> tuple[ImageReceipt, str]:
-        image = source.image
-        names = self._destinations(source)
-        keep_digest = not source.is_legacy and all(
-            layer.media_type.endswith(COMPRESSED_SUFFIXES) for layer in image.layers
-        )
+        staged = self._staged
+        assert staged is not None  # noqa: S101 - run() sets it
+        names = self._destinations(image)
+        digest = image.descriptor.digest
         pushed = 0
-        digest = ""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         with work_folder(self.work_dir) as folder:
-            source_name: str | None = None
+            source: str | None = None
             for name in names:
-                existing = self._present(name, image.config_digest, folder, cancel)
-                if existing is not None and (not keep_digest or existing == image.manifest_digest):
-                    digest = existing
+                if self._present(name, folder, cancel) == digest:
                     continue
-                if source_name is None:
-                    source_name = self._source_name(source, folder, cancel)
-                digest = self._copy(source_name, name, folder, keep_digest, cancel)
+                if source is None:
+                    source = self._dir_form(staged, image, folder / "image")
+                self._copy(source, name, folder, image.is_index, cancel)
                 pushed += 1
-                self._check_pushed(name, digest, image.config_digest, folder, cancel)
-                if keep_digest and digest != image.manifest_digest:
-                    raise ImportFailed(
-                        f"the registry holds {name} as {digest}, not the verified "
-                        f"{image.manifest_digest}",
-                        hint="report this; do not use the image from the registry",
-                    )
+                self._check_pushed(name, digest, folder, cancel)
         receipt = ImageReceipt(
             references=tuple(names),
             manifest_digest=digest,
-            config_digest=image.config_digest,
+            config_digest=image.images[0].config_digest if len(image.images) == 1 else "",
             where=f"registry:{self.settings.host}",
             bytes_copied=image.total_size if pushed else 0,
         )
         return receipt, "pushed" if pushed else "already in the registry"
 
-    def _source_name(self, source: SourceImage, folder: Path,
-                     cancel: threading.Event | None) -> str:
-        if source.is_legacy:
-            return f"docker-archive:{source.path}:@{source.legacy_index}"
-        return one_image_layout(source, folder / "layout", cancel=cancel)
+    @staticmethod
+    def _dir_form(staged: StagedBundle, image: StagedImage, folder: Path) -> str:
+        """skopeo's `dir:` layout of hard links to the staged blobs (the same inodes)."""
+        folder.mkdir()
+        manifests = {entry.manifest_digest for entry in image.images}
+        top = image.descriptor.digest
+        for digest in image.blobs:
+            hexdigest = digest.removeprefix("sha256:")
+            if digest == top:
+                name = "manifest.json"
+            elif image.is_index and digest in manifests:
+                name = f"{hexdigest}.manifest.json"
+            else:
+                name = hexdigest
+            _link_or_copy(staged.blob_path(digest), folder / name)
+        (folder / "version").write_bytes(DIR_VERSION)
+        return f"dir:{folder}"
 
-    def _copy(self, source_name: str, name: str, folder: Path, keep_digest: bool,
-              cancel: threading.Event | None) -> str:
-        digest_file = folder / "digest"
-        args = ["copy", "--quiet", "--retry-times=2", f"--digestfile={digest_file}"]
-        if keep_digest:
-            args.append("--preserve-digests")
+    def _copy(self, source: str, name: str, folder: Path, every: bool,
+              cancel: threading.Event | None) -> None:
+        args = ["copy", "--quiet", "--retry-times=2", "--preserve-digests"]
+        if every:
+            args.append("--all")
         args += self._access_args(folder, "dest-")
         run_skopeo(
-            [*args, source_name, f"docker://{name}"],
+            [*args, source, f"docker://{name}"],
             what=f"pushing to {name}",
             cancel=cancel,
             hint="check that the registry is running, reachable and has space, then import "
             "again; images already pushed are not sent again",
         )
-        try:
-            return digest_file.read_text(encoding="ascii").strip()
-        except OSError as exc:
-            raise ImportFailed(f"skopeo did not report the digest of {name}") from exc
 
-    def _present(self, name: str, config_digest: str, folder: Path,
-                 cancel: threading.Event | None) -> str | None:
-        """The manifest digest of `name` when the registry already holds the verified image."""
+    def _present(self, name: str, folder: Path, cancel: threading.Event | None) -> str | None:
+        """The digest of the manifest `name` points at in the registry, if it exists."""
         try:
             raw = self._inspect_raw(name, folder, cancel)
         except ImportFailed as exc:
             if "manifest unknown" in exc.message or "not found" in exc.message:
                 return None
             raise
-        if _config_of(raw) != config_digest:
-            return None
         return "sha256:" + hashlib.sha256(raw).hexdigest()
 
-    def _check_pushed(self, name: str, digest: str, config_digest: str, folder: Path,
+    def _check_pushed(self, name: str, digest: str, folder: Path,
                       cancel: threading.Event | None) -> None:
         repository = name.rsplit(":", 1)[0]
-        raw = self._inspect_raw(f"{repository}@{digest}", folder, cancel)
-        actual = "sha256:" + hashlib.sha256(raw).hexdigest()
-        if actual != digest or _config_of(raw) != config_digest:
+        found = self._present(name, folder, cancel)
+        by_digest = self._inspect_raw(f"{repository}@{digest}", folder, cancel)
+        actual = "sha256:" + hashlib.sha256(by_digest).hexdigest()
+        if actual != digest or found != digest:
             raise ImportFailed(
-                f"the manifest read back for {name} does not match: digest {actual}, config "
-                f"{_config_of(raw)}; expected config {config_digest}",
+                f"the registry holds {name} as {found}, not the verified {digest}",
                 hint="report this; do not use the image from the registry",
             )
 
 
-def _config_of(raw: bytes) -> str | None:
+def _link_or_copy(source: Path, target: Path) -> None:
     try:
-        manifest = json.loads(raw)
-    except ValueError:
-        return None
-    config = manifest.get("config") if isinstance(manifest, dict) else None
-    digest = config.get("digest") if isinstance(config, dict) else None
-    return digest if isinstance(digest, str) else None
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

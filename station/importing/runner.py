@@ -17,38 +17,37 @@ from station.importing.base import (
     ImportStep,
     ProgressMeter,
     Receipt,
-    StagedBundle,
     StepCallback,
     report,
-    require_free_space,
     utc_now,
 )
-from station.importing.files import deliver_files, file_items
-from station.importing.sources import SourceImage, source_images
+from station.importing.files import deliver_files, delivery_space
 from station.progress import ProgressCallback, check_cancel
+from station.verify.staged import StagedBundle, StagedImage
 
 ImportOne = Callable[
-    [SourceImage, ProgressMeter, threading.Event | None], tuple[ImageReceipt, str]
+    [StagedImage, ProgressMeter, threading.Event | None], tuple[ImageReceipt, str]
 ]
 
 
 def make_plan(
-    target: str, staged: StagedBundle, home: Path, describe: Callable[[SourceImage], str]
+    target: str, staged: StagedBundle, home: Path, describe: Callable[[StagedImage], str]
 ) -> ImportPlan:
     """One step per image (described by the target), then one per delivered file.
 
-    Fails before anything moves when the station home cannot hold the delivered files.
+    Fails before anything moves when the station home cannot take the delivered files (they
+    are renamed there from staging, which costs no space on the same file system).
     """
     steps = [
-        ImportStep(describe(source), image=source.image, item=source.item,
-                   bytes=source.image.total_size)
-        for source in source_images(staged)
+        ImportStep(describe(image), image=image, bytes=image.total_size)
+        for image in staged.images
     ]
     files = [
-        ImportStep(f"Deliver {item.path} to the received folder", item=item, bytes=item.size or 0)
-        for item in file_items(staged)
+        ImportStep(f"Deliver {staged_file.path} to the received folder", file=staged_file,
+                   bytes=staged_file.size)
+        for staged_file in staged.files
     ]
-    require_free_space(home, sum(step.bytes for step in files), "the files")
+    delivery_space(staged, home)
     return ImportPlan(target, staged, tuple(steps + files))
 
 
@@ -64,7 +63,6 @@ def run_plan(
     """Import every image step with `import_one`, then deliver the files; return the receipt."""
     started = utc_now()
     meter = ProgressMeter(plan.total_bytes, on_progress)
-    sources = {id(source.image): source for source in source_images(plan.staged)}
     receipts: list[ImageReceipt] = []
     for step in plan.steps:
         if step.image is None:
@@ -73,13 +71,13 @@ def run_plan(
         report(on_step, step, "started")
         meter.at(step.description)
         try:
-            receipt, detail = import_one(sources[id(step.image)], meter, cancel)
+            receipt, detail = import_one(step.image, meter, cancel)
         except BaseException as exc:
             report(on_step, step, "failed", str(exc))
             raise
         receipts.append(receipt)
         report(on_step, step, "done", detail)
-    file_steps = [step for step in plan.steps if step.image is None]
+    file_steps = [step for step in plan.steps if step.file is not None]
     for step in file_steps:
         report(on_step, step, "started")
     meter.at("received files")

@@ -6,10 +6,14 @@ It runs as a child process so a stop request can end it; its stderr is kept for 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 from station.importing.base import ImportFailed
 from station.progress import check_cancel
@@ -66,3 +70,17 @@ def last_reason(stderr: str) -> str:
         line = line.split(marker, 1)[1].rstrip('"')
     line = line.replace('\\"', '"')
     return _QUERY.sub(r"\1", line)  # upload URLs carry long opaque state
+
+
+@contextlib.contextmanager
+def work_folder(parent: Path) -> Iterator[Path]:
+    """A private folder for one push, removed afterwards whatever happens."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="import-", dir=parent))
+    except OSError as exc:
+        raise ImportFailed(f"cannot make a work folder in {parent}: {exc.strerror}") from exc
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,10 @@
 """The embedded store: an OCI image layout folder on the kiosk, the default target.
 
 No server is involved. `skopeo inspect oci:STORE:REF` and `skopeo copy oci:STORE:REF ...`
-read it, so images can be moved onward from here with standard tools. Each image is written
-blob by blob (each checked against its digest) and only then named in `index.json`, which is
-replaced atomically: a killed import leaves finished images listed and no half image named.
+read it, so images can be moved onward from here with standard tools. Importing an image is
+a hard link of each verified blob from staging (same file system: no byte copied or read
+again), then its name in `index.json`, which is replaced atomically: a killed import leaves
+finished images listed and no half image named.
 """
 
 from __future__ import annotations
@@ -17,17 +18,15 @@ from station.importing.base import (
     ImportPlan,
     ProgressMeter,
     Receipt,
-    StagedBundle,
     StepCallback,
     existing_ancestor,
-    image_references,
     image_title,
     require_free_space,
 )
 from station.importing.layout import OciLayout
 from station.importing.runner import make_plan, run_plan
-from station.importing.sources import SourceImage, copy_image
-from station.progress import ProgressCallback
+from station.progress import ProgressCallback, check_cancel
+from station.verify.staged import StagedBundle, StagedImage
 
 
 class StoreTarget:
@@ -38,6 +37,7 @@ class StoreTarget:
     def __init__(self, store_dir: Path, home: Path) -> None:
         self.layout = OciLayout(store_dir)
         self.home = home
+        self._staged: StagedBundle | None = None
 
     def describe(self) -> str:
         return f"the embedded store at {self.layout.root}"
@@ -53,16 +53,20 @@ class StoreTarget:
         if reason is not None:
             raise ImportFailed(f"the store cannot be used: {reason}")
         plan = make_plan(
-            self.name, staged, self.home, lambda s: f"Copy {image_title(s.image)} into the store"
+            self.name, staged, self.home, lambda image: f"Put {image_title(image)} in the store"
         )
-        needed = sum(
-            image.config_size
-            + sum(layer.size for layer in image.layers if not self.layout.has_blob(layer.digest))
-            for image in (step.image for step in plan.steps)
-            if image is not None
-        )
-        require_free_space(self.layout.root, needed, "the images")
+        if not self._linkable(staged):
+            needed = sum(image.total_size for image in staged.images)
+            require_free_space(self.layout.root, needed, "the images")
         return plan
+
+    def _linkable(self, staged: StagedBundle) -> bool:
+        """Blobs can be hard-linked when staging and the store share a file system."""
+        try:
+            store = existing_ancestor(self.layout.root).stat().st_dev
+            return staged.layout.stat().st_dev == store
+        except OSError:
+            return False
 
     def run(
         self,
@@ -72,6 +76,7 @@ class StoreTarget:
         on_step: StepCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Receipt:
+        self._staged = plan.staged
         with self.layout.locked():
             return run_plan(
                 plan,
@@ -83,16 +88,30 @@ class StoreTarget:
             )
 
     def _import_one(
-        self, source: SourceImage, meter: ProgressMeter, cancel: threading.Event | None
+        self, image: StagedImage, meter: ProgressMeter, cancel: threading.Event | None
     ) -> tuple[ImageReceipt, str]:
-        copied = copy_image(source, self.layout, on_bytes=meter, cancel=cancel)
-        references = image_references(source.item, source.image)
-        self.layout.add_to_index(copied.descriptor, references)
+        staged = self._staged
+        assert staged is not None  # noqa: S101 - run() sets it
+        copied = 0
+        present = all(self.layout.has_blob(digest) for digest in image.blobs)
+        for digest in image.blobs:
+            check_cancel(cancel, "import stopped")
+            source = staged.blob_path(digest)
+            size = source.stat().st_size if not self.layout.has_blob(digest) else 0
+            copied += self.layout.link_blob(source, digest, size=size, cancel=cancel)
+        self.layout.sync_blobs()
+        meter(image.total_size)
+        descriptor = {
+            "mediaType": image.descriptor.media_type,
+            "digest": image.descriptor.digest,
+            "size": image.descriptor.size,
+        }
+        self.layout.add_to_index(descriptor, image.references)
         receipt = ImageReceipt(
-            references=references,
-            manifest_digest=copied.descriptor["digest"],
-            config_digest=source.image.config_digest,
+            references=image.references,
+            manifest_digest=image.descriptor.digest,
+            config_digest=image.images[0].config_digest if len(image.images) == 1 else "",
             where=f"oci:{self.layout.root}",
-            bytes_copied=copied.bytes_copied,
+            bytes_copied=copied,
         )
-        return receipt, "copied" if copied.bytes_copied else "already in the store"
+        return receipt, "already in the store" if present else "stored"

@@ -1,49 +1,89 @@
-"""Streaming SHA-256 of the listed files, several at once, optionally copying into staging.
+"""Hash every listed file, several at once, feeding staging from the same single read.
 
-Each file is read once, in fixed 256 KiB chunks into one reused buffer per worker (constant
-memory; a buffer that fits the CPU cache keeps hashlib close to OpenSSL's speed; see
-benchmarks/hash_speed.py). hashlib releases the GIL on large updates, so worker threads hash
-files in parallel. When a staging folder is given, every chunk that is hashed is also written
-there: the bytes imported later are exactly the bytes hashed, and the media is never read
-again. mmap is not used on purpose: a stick pulled out under a mapping kills the process with
-SIGBUS, while `read` fails with an error the station can report.
+Each file is read once (`streams.MediaStream`); hashlib releases the GIL on large updates,
+so worker threads hash files in parallel. What a file's bytes feed depends on its role in
+the bundle:
+
+- `FILE` (a plain file, SBOM or report): copied to `files/<path>` in staging; a tar among
+  them is walked on the way, so an image archive cannot cross disguised as a file;
+- `ARCHIVE` (an image archive): split by the strict tar reader into blobs by digest;
+- `LAYOUT` (a file of an OCI layout folder): one blob by digest.
+
+Without a staging area (`station verify`), nothing is written: only hashed and read.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
+from station.bundle.members import Blob, ByteBudget, Members
 from station.bundle.model import Entry, Finding
-from station.bundle.safety import MediaFile, describe_name, open_media_file
-from station.errors import Cancelled, MediaError, StationError, UnsafePathError
+from station.bundle.safety import describe_name, open_media_file
+from station.config import Limits
+from station.errors import BundleError, Cancelled, MediaError, UnsafePathError
 from station.progress import Progress, ProgressCallback
+from station.verify.blobstore import BlobStore, FileWriter, SpaceBudget, StagingError
+from station.verify.streams import (
+    MEDIA_GONE,
+    BlobSink,
+    MediaStream,
+    StopSignal,
+    blob_from_stream,
+    scan_plain_file,
+    split_archive,
+)
 
-CHUNK_BYTES = 256 * 1024
+__all__ = ["HashResult", "Role", "StagingError", "Task", "hash_entries"]
+
 PROGRESS_INTERVAL = 0.1
-_MEDIA_GONE = {errno.EIO, errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.ESTALE, errno.ENOTCONN}
 
 
-class StagingError(StationError):
-    """The station's own staging folder failed (full disk, I/O error): not the media's fault."""
+class Role(Enum):
+    FILE = "file"
+    ARCHIVE = "archive"
+    LAYOUT = "layout"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One listed file and what its bytes are for; `member` names a layout file inside its
+    folder (`blobs/sha256/<hex>`, `index.json`)."""
+
+    entry: Entry
+    role: Role
+    member: str = ""
+
+
+@dataclass(frozen=True)
+class StagingArea:
+    """Where hashing writes: blobs (`oci/blobs/sha256`) and files (`files/`)."""
+
+    blobs: BlobStore
+    files: Path | None
+    budget: ByteBudget
 
 
 @dataclass(frozen=True)
 class HashResult:
-    """What reading one listed file found. `problem` is None when size and digest matched."""
+    """What reading one listed file found. `problem` is None when size, digest and content
+    were all as expected; `members`, `blob` and `kept` carry what an image item needs."""
 
     entry: Entry
     size: int | None
     sha256: str | None
     problem: Finding | None
+    task: Task | None = None
     staged: Path | None = None
+    members: Members | None = None
+    blob: Blob | None = None
+    kept: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,9 +101,7 @@ class _Tracker:
         self._last = 0.0
         self._lock = threading.Lock()
 
-    def add(
-        self, count: int, path: str, path_done: int, path_total: int, force: bool = False
-    ) -> None:
+    def add(self, count: int, path: str, force: bool = False) -> None:
         if self.callback is None:
             return
         with self._lock:
@@ -72,9 +110,7 @@ class _Tracker:
             if not force and now - self._last < PROGRESS_INTERVAL:
                 return
             self._last = now
-            report = Progress(
-                self.done, self.total, now - self.started, path, path_done, path_total
-            )
+            report = Progress(self.done, self.total, now - self.started, path, 0, 0)
         self.callback(report)
 
 
@@ -87,145 +123,141 @@ def _planned_size(root: Path, entry: Entry) -> int:
         return 0
 
 
-def _open_staging(staging: Path, entry: Entry) -> tuple[int, Path]:
-    target = staging / entry.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    return fd, target
+def _result(task: Task, problem: Finding, size: int | None = None,
+            sha256: str | None = None) -> HashResult:
+    return HashResult(task.entry, size, sha256, problem, task)
 
 
 def _hash_one(
     root: Path,
-    entry: Entry,
-    max_size: int,
-    staging: Path | None,
+    task: Task,
+    limits: Limits,
+    area: StagingArea,
     tracker: _Tracker,
-    stop: _StopSignal,
+    stop: StopSignal,
 ) -> HashResult:
+    entry = task.entry
     shown = describe_name(entry.path)
     try:
-        media_file = open_media_file(root, entry.path, max_size=max_size)
+        media_file = open_media_file(root, entry.path, max_size=limits.max_file_bytes)
     except FileNotFoundError:
-        return HashResult(
-            entry, None, None, Finding("missing", f"{shown} is listed but missing", entry.path)
-        )
+        return _result(task, Finding("missing", f"{shown} is listed but missing", entry.path))
     except UnsafePathError as exc:
         code = "too-large" if "over the limit" in exc.message else "unsafe-path"
-        return HashResult(entry, None, None, Finding(code, exc.message, entry.path))
+        return _result(task, Finding(code, exc.message, entry.path))
     except OSError as exc:
-        if exc.errno in _MEDIA_GONE:
+        if exc.errno in MEDIA_GONE:
             raise MediaError(f"the media stopped answering while opening {shown}") from exc
-        return HashResult(
-            entry,
-            None,
-            None,
-            Finding("unreadable", f"cannot open {shown}: {exc.strerror}", entry.path),
+        return _result(
+            task, Finding("unreadable", f"cannot open {shown}: {exc.strerror}", entry.path)
         )
     with media_file:
         if entry.size is not None and media_file.size != entry.size:
             message = f"{shown} is {media_file.size} bytes, the manifest says {entry.size}"
-            return HashResult(
-                entry, media_file.size, None, Finding("size-mismatch", message, entry.path)
-            )
-        return _stream(media_file, entry, staging, tracker, stop)
+            return _result(task, Finding("size-mismatch", message, entry.path), media_file.size)
+        return _read(media_file, task, limits, area, tracker, stop)
 
 
-def _stream(
-    media_file: MediaFile,
-    entry: Entry,
-    staging: Path | None,
-    tracker: _Tracker,
-    stop: _StopSignal,
-) -> HashResult:
+def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
+          tracker: _Tracker, stop: StopSignal) -> HashResult:
+    from station.bundle.safety import MediaFile
+
+    assert isinstance(media_file, MediaFile)  # noqa: S101
+    entry = task.entry
     shown = describe_name(entry.path)
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_BYTES)
-    view = memoryview(buffer)
-    out_fd, staged = _open_staging(staging, entry) if staging is not None else (-1, None)
-    done = 0
+
+    def counted(count: int) -> None:
+        tracker.add(count, entry.path)
+
+    file_writer: FileWriter | None = None
+    sink: BlobSink | None = None
+    sinks = []
+    if task.role is Role.FILE:
+        target = area.files / entry.path if area.files is not None else None
+        file_writer = FileWriter(target, area.blobs.space, shown)
+        sinks.append(file_writer.write)
+    elif task.role is Role.LAYOUT:
+        sink = BlobSink(area.blobs, task.member, media_file.size, shown, limits)
+        sinks.append(sink.feed)
+    stream = MediaStream(media_file, on_bytes=counted, stop=stop, sinks=sinks)
+    members: Members | None = None
+    blob: Blob | None = None
+    kept: bytes | None = None
+    problem: Finding | None = None
     try:
-        with view:
-            while True:
-                if stop.is_set():
-                    raise Cancelled("verification stopped")
-                try:
-                    count = os.readv(media_file.fd, [buffer])
-                except OSError as exc:
-                    if exc.errno in _MEDIA_GONE:
-                        raise MediaError(
-                            f"the media stopped answering while reading {shown}"
-                        ) from exc
-                    raise MediaError(f"cannot read {shown}: {exc.strerror}") from exc
-                if count == 0:
-                    break
-                chunk = view[:count]
-                digest.update(chunk)
-                if out_fd >= 0:
-                    _write_staging(out_fd, chunk, shown)
-                done += count
-                if done > media_file.size:
-                    break
-                tracker.add(count, entry.path, done, media_file.size)
+        try:
+            if task.role is Role.FILE:
+                markers = scan_plain_file(stream, limits)
+                if markers:
+                    problem = Finding(
+                        "unreadable-image",
+                        f"{shown} is an image archive (it holds {', '.join(markers)}) but is "
+                        "listed as a plain file; images cross only as images, verified",
+                        entry.path,
+                    )
+            elif task.role is Role.ARCHIVE:
+                members = Members(shown, limits, area.budget)
+                split_archive(stream, area.blobs, limits, members)
+            else:
+                assert sink is not None  # noqa: S101
+                blob, kept = blob_from_stream(stream, sink, task.member, shown)
+        except BundleError as exc:
+            code = "unreadable-archive" if task.role is Role.FILE else "unreadable-image"
+            problem = Finding(code, exc.message, entry.path)
+            members = None
     except BaseException:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
+        if file_writer is not None:
+            file_writer.discard()
+        if sink is not None:
+            sink.discard()
         raise
     finally:
-        if out_fd >= 0:
-            os.close(out_fd)
-    tracker.add(0, entry.path, done, media_file.size, force=True)
-    if done != media_file.size:
-        problem = Finding("changed", f"{shown} changed size while it was being read", entry.path)
-    elif digest.hexdigest() != entry.sha256:
-        problem = Finding(
-            "checksum-mismatch",
-            f"{shown} does not match its checksum (expected {entry.sha256[:16]}..., "
-            f"found {digest.hexdigest()[:16]}...)",
-            entry.path,
-        )
-    else:
-        problem = None
-    if problem is not None and staged is not None:
-        staged.unlink(missing_ok=True)
+        if file_writer is not None:
+            file_writer.close()
+    tracker.add(0, entry.path, force=True)
+    digest = stream.digest
+    if problem is None:
+        if stream.grew or stream.done != media_file.size:
+            problem = Finding("changed", f"{shown} changed size while it was being read",
+                              entry.path)
+        elif digest != entry.sha256:
+            problem = Finding(
+                "checksum-mismatch",
+                f"{shown} does not match its checksum (expected {entry.sha256[:16]}..., "
+                f"found {digest[:16]}...)",
+                entry.path,
+            )
+    staged = file_writer.target if file_writer is not None else None
+    if problem is not None and file_writer is not None:
+        file_writer.discard()
         staged = None
-    return HashResult(entry, done, digest.hexdigest(), problem, staged)
-
-
-def _write_staging(fd: int, data: memoryview, shown: str) -> None:
-    try:
-        while data:
-            written = os.write(fd, data)
-            data = data[written:]
-    except OSError as exc:
-        raise StagingError(
-            f"cannot copy {shown} into staging: {exc.strerror}",
-            hint="free space in the station's staging folder, then verify again",
-        ) from exc
+    return HashResult(entry, stream.done, digest, problem, task, staged, members, blob, kept)
 
 
 def hash_entries(
     root: Path,
-    entries: Sequence[Entry],
+    tasks: Sequence[Task],
     *,
-    max_file_bytes: int,
-    staging: Path | None = None,
+    limits: Limits,
+    area: StagingArea | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[HashResult]:
-    """Hash every entry (copying into `staging` if given); results in the entries' order.
+    """Hash every task's file (feeding `area`); results in the tasks' order.
 
-    Raises MediaError when the media vanishes mid-read and Cancelled when `cancel` is set;
-    in both cases every file staged by this call is removed, so nothing partial stays.
+    Raises MediaError when the media vanishes mid-read, Cancelled when `cancel` is set and
+    StagingError when staging fails; the caller removes the staging area then.
     """
-    total = sum(_planned_size(root, entry) for entry in entries)
+    area = area or StagingArea(BlobStore(None, SpaceBudget(None)), None,
+                               ByteBudget(limits.max_archive_index_bytes))
+    total = sum(_planned_size(root, task.entry) for task in tasks)
     tracker = _Tracker(total, on_progress)
-    stop = _StopSignal(cancel)
+    stop = StopSignal(cancel)
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash") as pool:
         futures = [
-            pool.submit(_hash_one, root, entry, max_file_bytes, staging, tracker, stop)
-            for entry in entries
+            pool.submit(_hash_one, root, task, limits, area, tracker, stop) for task in tasks
         ]
         try:
             return [future.result() for future in futures]
@@ -234,26 +266,6 @@ def hash_entries(
             for future in futures:
                 future.cancel()
             wait(futures)
-            for future in futures:
-                if future.cancelled() or future.exception() is not None:
-                    continue
-                staged = future.result().staged
-                if staged is not None:
-                    staged.unlink(missing_ok=True)
             if cancel is not None and cancel.is_set():
                 raise Cancelled("verification stopped") from None
             raise
-
-
-class _StopSignal:
-    """Set by the operator's cancel event or by a failure in any worker."""
-
-    def __init__(self, cancel: threading.Event | None) -> None:
-        self._cancel = cancel
-        self._failed = threading.Event()
-
-    def set(self) -> None:
-        self._failed.set()
-
-    def is_set(self) -> bool:
-        return self._failed.is_set() or (self._cancel is not None and self._cancel.is_set())

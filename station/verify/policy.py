@@ -41,11 +41,12 @@ from station.bundle.model import Bundle, Entry, Finding, Item, ItemKind
 from station.bundle.safety import read_media_file
 from station.config import StationConfig
 from station.errors import StationError
+from station.references import normalise_prefix
 
 if TYPE_CHECKING:
     from station.audit import AuditLog
-    from station.importing.base import StagedBundle
     from station.verify.signatures import SignatureCheck
+    from station.verify.staged import StagedBundle
 
 SEQUENCE_NAME = "sequence.json"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -223,14 +224,17 @@ class Policy:
         stat'ed again); without them the staged copies' sizes are used.
         """
 
+        files_root = staged.files_root or staged.root
+        assert files_root is not None  # noqa: S101 - a staged bundle knows where its files are
+
         def read(path: str) -> bytes:
-            return read_media_file(staged.root, path, max_size=max_report_bytes)
+            return read_media_file(files_root, path, max_size=max_report_bytes)
 
         references = bundle_references(staged.items)
         findings = self._signer_findings(signatures, references, now)
         findings += self._reference_findings(references)
         entries = [entry for item in staged.items for entry in item.entries]
-        found = sizes if sizes is not None else _staged_sizes(staged.root, entries)
+        found = sizes if sizes is not None else _staged_sizes(files_root, entries)
         findings += self._size_findings(entries, found)
         return findings + self.evaluate_reports(staged.items, read, now=now)
 
@@ -444,7 +448,7 @@ def _prefixes(value: Any, where: str) -> tuple[str, ...] | None:
         raise StationError(f"{where} must be a non-empty list of reference prefixes")
     if not all(isinstance(p, str) and p.strip() == p and p for p in value):
         raise StationError(f"{where} must hold non-empty strings without spaces")
-    return tuple(value)
+    return tuple(normalise_prefix(p) for p in value)
 
 
 def _key_rule(rule: Any, where: str) -> KeyRule:

@@ -2,8 +2,12 @@
 
 Fails closed: the verdict is `accepted` only when there is no problem at all: at least one
 valid signature by a trusted key, no bad signature, every listed file present, safe, of the
-declared size and matching its digest, and no policy finding. Everything found is reported,
-not only the first reason, so operators see the whole picture at once.
+declared size and matching its digest, every image readable and consistent (each layer's
+content matching its config's diff_id, names agreeing with the signed manifest), and no
+policy finding. Everything found is reported, not only the first reason, so operators see
+the whole picture at once.
+
+The policy is a required argument: `station verify` and an import give the same verdict.
 """
 
 from __future__ import annotations
@@ -12,21 +16,28 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from station.bundle.contents import read_images
-from station.bundle.model import Bundle, Finding, Item
+from station.bundle.describe import image_to_json
+from station.bundle.members import ByteBudget
+from station.bundle.model import Bundle, Finding, ImageInfo, Item, ItemKind
 from station.config import Limits
 from station.progress import ProgressCallback
-from station.verify.hashing import HashResult, StagingError, hash_entries
+from station.verify.blobstore import BlobStore, SpaceBudget, StagingError
+from station.verify.hashing import HashResult, Role, StagingArea, Task, hash_entries
 from station.verify.signatures import SignatureCheck, check_signatures
+from station.verify.staged import (
+    StagedBundle,
+    prune_blobs,
+    read_verified_images,
+    stage_images,
+    staged_files,
+    write_layout,
+)
 from station.verify.trust import TrustStore
-
-if TYPE_CHECKING:
-    from station.importing.base import StagedBundle
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -36,8 +47,8 @@ class PolicyRules(Protocol):
     """Rules beyond "a trusted key signed it" (`station.verify.policy.Policy` is one).
 
     `check` runs on the manifest before any file is hashed; `evaluate_staged` runs on the
-    verified bytes (image tags read from staging, scan reports), so a stick that changes
-    between reads cannot slip past a rule.
+    verified bytes (image names read from what was hashed, scan reports), so a stick that
+    changes between reads cannot slip past a rule.
     """
 
     def check(self, bundle: Bundle, signatures: Sequence[SignatureCheck]) -> list[Finding]: ...
@@ -76,7 +87,8 @@ class ItemResult:
 
 @dataclass(frozen=True)
 class Verification:
-    """The verdict with every reason; `staged` holds the verified copies when accepted."""
+    """The verdict with every reason; `staged` holds the verified copy when accepted and
+    staged; `images` are the images as read from the verified bytes, with their names."""
 
     bundle_digest: str
     signatures: tuple[SignatureCheck, ...]
@@ -84,6 +96,7 @@ class Verification:
     problems: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
     staged: StagedBundle | None = None
+    images: tuple[ImageInfo, ...] = ()
     id: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
@@ -105,6 +118,7 @@ class Verification:
             "verification_id": self.id,
             "signatures": [s.to_json() for s in self.signatures],
             "items": [i.to_json() for i in self.items],
+            "images": [image_to_json(image) for image in self.images],
             "problems": [p.to_json() for p in self.problems],
             "warnings": [w.to_json() for w in self.warnings],
         }
@@ -145,16 +159,45 @@ def signature_findings(
     return problems, warnings
 
 
-def _check_free_space(staging: Path, needed: int) -> None:
+def plan_tasks(items: Sequence[Item]) -> list[Task]:
+    """What each listed file is read for (see `hashing.Role`)."""
+    tasks: list[Task] = []
+    for item in items:
+        if item.kind is ItemKind.IMAGE_ARCHIVE:
+            tasks.extend(Task(entry, Role.ARCHIVE) for entry in item.entries)
+        elif item.kind is ItemKind.OCI_LAYOUT:
+            prefix = "" if item.path == "." else f"{item.path}/"
+            tasks.extend(Task(entry, Role.LAYOUT, entry.path.removeprefix(prefix))
+                         for entry in item.entries)
+        else:
+            tasks.extend(Task(entry, Role.FILE) for entry in item.entries)
+    return tasks
+
+
+def _free_space(folder: Path) -> int:
     import psutil  # only when staging; `station verify` starts faster without it
 
-    free = psutil.disk_usage(str(staging)).free
+    return int(psutil.disk_usage(str(folder)).free)
+
+
+def _prepare_staging(staging_root: Path, digest: str, needed: int) -> Path:
+    staging = staging_root / digest.removeprefix("sha256:")
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        (staging / "oci" / "blobs" / "sha256").mkdir(parents=True, mode=0o700)
+        (staging / "files").mkdir(mode=0o700)
+    except OSError as exc:
+        raise StagingError(f"cannot make the staging folder {staging}: {exc.strerror}") from exc
+    free = _free_space(staging)
     if needed > free:
+        shutil.rmtree(staging, ignore_errors=True)
         raise StagingError(
-            f"staging needs {needed} bytes but only {free} are free in {staging}",
+            f"staging needs {needed} bytes but only {free} are free in {staging_root}",
             hint="free space on the station (old transfers are cleaned at start-up), "
             "then verify again",
         )
+    return staging
 
 
 def _item_results(results: Sequence[HashResult]) -> list[ItemResult]:
@@ -174,89 +217,83 @@ def _item_results(results: Sequence[HashResult]) -> list[ItemResult]:
 def verify_bundle(
     bundle: Bundle,
     trust: TrustStore,
+    policy: PolicyRules,
     *,
     limits: Limits | None = None,
     staging_root: Path | None = None,
-    policy: PolicyRules | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Verification:
-    """Check signatures, hash every listed file (copying into staging), apply the policy.
+    """Check signatures, hash every listed file (staging what it feeds), apply the policy.
 
-    With `staging_root`, the files are copied into `staging_root/<digest hex>/` while they
-    are hashed; when the verdict is accepted the result's `staged` describes that copy, read
-    back from staging (never from the media). On rejection or failure nothing stays staged.
+    With `staging_root`, everything is staged in `staging_root/<digest hex>/` while it is
+    hashed (see `staged`); when the verdict is accepted the result's `staged` describes that
+    copy. On rejection or failure nothing stays staged. Without it, nothing is written.
     """
     limits = limits or Limits()
     checks = tuple(check_signatures(bundle.manifest, bundle.signatures, trust))
     sig_problems, sig_warnings = signature_findings(bundle, checks)
     problems = [*bundle.problems, *sig_problems]
     warnings = [*bundle.warnings, *sig_warnings]
-    if policy is not None:
-        problems.extend(policy.check(bundle, checks))
+    policy_findings = policy.check(bundle, checks)
+    if not any(check.valid for check in checks):
+        # The signature check already said there is no valid signature; do not say it twice.
+        policy_findings = [f for f in policy_findings if f.code != "not-enough-signers"]
+    problems.extend(policy_findings)
 
     staging: Path | None = None
     if staging_root is not None and not problems:
-        staging = staging_root / bundle.digest.removeprefix("sha256:")
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True, mode=0o700)
-        _check_free_space(staging, bundle.declared_size)
+        staging = _prepare_staging(staging_root, bundle.digest, bundle.declared_size)
+    budget = ByteBudget(limits.max_archive_index_bytes)
+    space = SpaceBudget(_free_space(staging) if staging is not None else None)
+    store = BlobStore(staging / "oci" / "blobs" / "sha256" if staging else None, space)
+    area = StagingArea(store, staging / "files" if staging else None, budget)
+    staged: StagedBundle | None = None
+    images: tuple[ImageInfo, ...] = ()
     try:
-        results = hash_entries(
-            bundle.root,
-            bundle.entries,
-            max_file_bytes=limits.max_file_bytes,
-            staging=staging,
-            on_progress=on_progress,
-            cancel=cancel,
-        )
+        results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits, area=area,
+                               on_progress=on_progress, cancel=cancel)
         problems.extend(r.problem for r in results if r.problem is not None)
-        staged = None
-        if staging is not None and not problems:
-            staged = _describe_staged(bundle, staging, limits, problems)
-        if policy is not None and not problems:
-            # Without staging (`station verify`), the rules read the media itself: same
-            # verdict, but only an import from staging is protected from a changing stick.
-            verified = staged or _media_as_staged(bundle.digest, bundle.root, bundle.items)
-            read_sizes = {r.entry.path: r.size for r in results if r.size is not None}
-            problems.extend(
-                policy.evaluate_staged(verified, checks, now=datetime.now(UTC), sizes=read_sizes)
+        failed = {r.entry.path for r in results if r.problem is not None}
+        readable = [item for item in bundle.items
+                    if not any(entry.path in failed for entry in item.entries)]
+        reading = read_verified_images(readable, results, limits, budget)
+        problems.extend(reading.problems)
+        warnings.extend(reading.warnings)
+        images = tuple(image for item in reading.items for image in item.images)
+        if not problems:
+            sizes = {r.entry.path: r.size for r in results if r.size is not None}
+            staged_images = stage_images(reading.items, reading.members, store)
+            staged = StagedBundle(
+                digest=bundle.digest,
+                root=staging,
+                items=tuple(reading.items),
+                images=staged_images,
+                files=staged_files(reading.items, sizes),
+                files_root=staging / "files" if staging else bundle.root,
             )
-            if problems:
-                staged = None
+            images = tuple(image for entry in staged_images for image in entry.images)
+            if staging is not None:
+                keep = {digest for entry in staged_images for digest in entry.blobs}
+                prune_blobs(store.folder or staging, keep)
+                write_layout(staging / "oci", staged_images)
+            problems.extend(
+                policy.evaluate_staged(staged, checks, now=datetime.now(UTC), sizes=sizes)
+            )
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    if staging is not None and staged is None:
-        shutil.rmtree(staging, ignore_errors=True)
+    if problems or staging is None:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        staged = None if problems else staged
     return Verification(
         bundle_digest=bundle.digest,
         signatures=checks,
         items=tuple(_item_results(results)),
         problems=tuple(problems),
         warnings=tuple(warnings),
-        staged=staged,
+        staged=staged if staging is not None else None,
+        images=images,
     )
-
-
-def _media_as_staged(digest: str, root: Path, items: tuple[Item, ...]) -> StagedBundle:
-    from station.importing.base import StagedBundle
-
-    return StagedBundle(digest=digest, root=root, items=items)
-
-
-def _describe_staged(
-    bundle: Bundle, staging: Path, limits: Limits, problems: list[Finding]
-) -> StagedBundle | None:
-    """The staged copy with its images read again from the verified bytes."""
-    from station.importing.base import StagedBundle
-
-    items, image_problems = read_images(
-        staging, [replace(item, images=()) for item in bundle.items], limits, declared=True
-    )
-    if image_problems:
-        problems.extend(image_problems)
-        return None
-    return StagedBundle(digest=bundle.digest, root=staging, items=tuple(items))

@@ -20,6 +20,7 @@ from station.errors import MediaError
 from station.media.events import DeviceInfo
 from station.media.mounts import Mounter, existing_mounts
 from station.verify import verify_bundle
+from station.verify.policy import Policy
 from station.verify.trust import TrustStore
 from tests.builders import Signer
 from tests.real.media_fixtures import attached, bundle_image, missing_loop_tools, run
@@ -66,7 +67,7 @@ def test_inspect_and_verify_leave_the_image_byte_identical(
 
         bundle = open_bundle(media.root)
         result = verify_bundle(
-            bundle, TrustStore.load(signer.trust), staging_root=tmp_path / "staging"
+            bundle, TrustStore.load(signer.trust), Policy(), staging_root=tmp_path / "staging"
         )
         assert result.accepted, result.problems
         assert {i.path for i in result.items} == {"app.oci.tar", "docs/readme.txt"}

@@ -14,6 +14,7 @@ import pytest
 from station.bundle.reader import open_bundle
 from station.media.mounts import existing_mounts
 from station.verify import verify_bundle
+from station.verify.policy import Policy
 from station.verify.trust import TrustStore
 from tests.builders import Signer
 from tests.real.media_fixtures import attached, bundle_image, missing_loop_tools, run
@@ -166,7 +167,7 @@ def test_a_fake_stick_over_a_real_loop_device_is_mounted_read_only_then_released
         (mount,) = existing_mounts(device)
         assert mount.mountpoint == str(root) and "ro" in mount.opts.split(",")
 
-        result = verify_bundle(open_bundle(root), TrustStore.load(signer.trust))
+        result = verify_bundle(open_bundle(root), TrustStore.load(signer.trust), Policy())
         assert result.accepted, result.problems
 
         udev.remove(stick_path)
