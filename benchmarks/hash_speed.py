@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from station.verify import minisign
+from station.publish import minisign_keys
 
 MiB = 1024 * 1024
 
@@ -55,8 +55,8 @@ def _make_bundle(root: Path, sizes: dict[str, int], secret: Path) -> list[Path]:
         paths.append(path)
     sums = root / "SHA256SUMS"
     sums.write_text("".join(lines))
-    key = minisign.load_secret_key(secret)
-    (root / "SHA256SUMS.minisig").write_bytes(minisign.sign(sums.read_bytes(), key, "bench"))
+    key = minisign_keys.load_secret_key(secret)
+    (root / "SHA256SUMS.minisig").write_bytes(minisign_keys.sign(sums.read_bytes(), key, "bench"))
     return paths
 
 
@@ -67,7 +67,7 @@ def main() -> int:
     station = str(Path(sys.executable).with_name("station"))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         base = Path(tmp)
-        secret, public = minisign.generate_keypair("bench", base)
+        secret, public = minisign_keys.generate_keypair("bench", base)
         trust = base / "trust"
         trust.mkdir()
         (trust / public.name).write_bytes(public.read_bytes())

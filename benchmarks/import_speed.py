@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker
 
-from station.bundle.create import create_bundle
 from station.importing.docker_engine import DockerEngineTarget
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.progress import format_size
+from station.publish.bundle import create_bundle
 from tests.builders import make_signer, scripted_approvals
 from tests.importing_builders import big_docker_archive, stage
 from tests.real.servers import start_dockerd, start_registry

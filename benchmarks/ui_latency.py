@@ -25,9 +25,9 @@ from typing import ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 
-from station.bundle.create import create_bundle
 from station.demo import DemoFeed, build_demo_home
 from station.media.folder import FolderMediaSource
+from station.publish.bundle import create_bundle
 from station.station import Station
 from tui.app import StationApp
 from tui.screens.contents import ContentsScreen

@@ -21,11 +21,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station.approval import OperatorStore, Role
-from station.bundle.create import create_bundle
 from station.bundle.model import ItemKind
 from station.errors import UsageError
-from station.imagebuild import build_oci_layout, write_oci_archive
-from station.verify.minisign import SecretKey, generate_keypair
+from station.publish.bundle import create_bundle
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
+from station.publish.minisign_keys import SecretKey, generate_keypair
 
 DEMO_CREATED = "2026-01-01T00:00:00Z"
 DEMO_IMAGE = "registry.example.org/ops/hello:1.0"

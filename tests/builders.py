@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.verify import minisign
+from station.publish import minisign_keys
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Signer:
 def make_signer(base: Path, name: str = "alice") -> Signer:
     keys = base / f"keys-{name}"
     keys.mkdir(parents=True)
-    secret, public = minisign.generate_keypair(name, keys)
+    secret, public = minisign_keys.generate_keypair(name, keys)
     trust = base / f"trust-{name}"
     trust.mkdir()
     (trust / public.name).write_bytes(public.read_bytes())
@@ -31,8 +31,8 @@ def make_signer(base: Path, name: str = "alice") -> Signer:
 
 
 def sign_file(signer: Signer, path: Path) -> None:
-    key = minisign.load_secret_key(signer.secret)
-    signature = minisign.sign(path.read_bytes(), key, trusted_comment=f"test {path.name}")
+    key = minisign_keys.load_secret_key(signer.secret)
+    signature = minisign_keys.sign(path.read_bytes(), key, trusted_comment=f"test {path.name}")
     path.with_name(path.name + ".minisig").write_bytes(signature)
 
 

@@ -1,6 +1,6 @@
 """Staged bundles for import tests: real images on a media folder, staged by verification.
 
-Images are built with `station.imagebuild` (real, small, deterministic OCI images) or by
+Images are built with `station.publish.imagebuild` (real, small, deterministic OCI images) or by
 skopeo; the folder is signed with a throw-away key and verified by the real pipeline, so a
 target sees exactly what it would after a real transfer.
 """
@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 from station.bundle import open_bundle
-from station.imagebuild import build_oci_layout, write_oci_archive
-from station.verify import minisign
+from station.publish import minisign_keys
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.verify.policy import Policy
 from station.verify.staged import StagedBundle
 from station.verify.trust import TrustStore
@@ -30,16 +30,16 @@ def sign_media(media: Path) -> Path:
     keys = media.parent / f"{media.name}-keys"
     if not keys.exists():
         keys.mkdir()
-        minisign.generate_keypair("stage", keys)
+        minisign_keys.generate_keypair("stage", keys)
         (keys / "trust").mkdir()
         (keys / "trust" / "stage.pub").write_bytes((keys / "stage.pub").read_bytes())
     files = sorted(p for p in media.rglob("*") if p.is_file() and not p.name.startswith("SHA256"))
     lines = [f"{_sha256(p)}  {p.relative_to(media).as_posix()}\n" for p in files]
     sums = media / "SHA256SUMS"
     sums.write_text("".join(lines))
-    key = minisign.load_secret_key(keys / "stage.key")
+    key = minisign_keys.load_secret_key(keys / "stage.key")
     (media / "SHA256SUMS.minisig").write_bytes(
-        minisign.sign(sums.read_bytes(), key, trusted_comment="test")
+        minisign_keys.sign(sums.read_bytes(), key, trusted_comment="test")
     )
     return keys / "trust"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station.imagebuild import build_oci_layout, write_oci_archive
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from tests.builders import Signer, make_sums_bundle
 
 STATION = [sys.executable, "-m", "station.cli.main"]

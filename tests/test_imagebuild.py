@@ -13,7 +13,7 @@ import pytest
 from station.bundle.oci import read_oci_layout
 from station.config import Limits
 from station.errors import UsageError
-from station.imagebuild import build_oci_layout, write_oci_archive
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from tests.oci_fixtures import sha256
 
 FILES = {"etc/motd": b"welcome\n", "srv/www/index.html": b"<h1>hi</h1>\n"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from station.audit import AuditLog
-from station.bundle.create import create_bundle
+from station.publish.bundle import create_bundle
 from tests.builders import Signer, scripted_approvals
 from tests.importing_builders import APP, DB, oci_archive
 

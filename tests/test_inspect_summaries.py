@@ -6,8 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from station.bundle.create import create_bundle
 from station.bundle.model import ItemKind
+from station.publish.bundle import create_bundle
 from tests.builders import make_signer, make_sums_bundle
 from tests.report_samples import CYCLONEDX, IMAGE, TRIVY, dump
 from tests.test_cli import station

@@ -10,6 +10,7 @@ import pytest
 
 from station.cli.main import main
 from station.errors import StationError
+from station.publish import minisign_keys
 from station.verify import minisign
 
 # Written by the real `minisign 0.11` (`-G -W`, then `-S` and `-S -l`) over b"hello\n", so these
@@ -34,10 +35,10 @@ MINISIGN_LEGACY = (
 
 
 @pytest.fixture
-def keypair(tmp_path: Path) -> tuple[minisign.SecretKey, minisign.PublicKey]:
-    secret_path, public_path = minisign.generate_keypair("alice", tmp_path)
+def keypair(tmp_path: Path) -> tuple[minisign_keys.SecretKey, minisign.PublicKey]:
+    secret_path, public_path = minisign_keys.generate_keypair("alice", tmp_path)
     return (
-        minisign.load_secret_key(secret_path),
+        minisign_keys.load_secret_key(secret_path),
         minisign.parse_public_key(public_path.read_bytes()),
     )
 
@@ -82,7 +83,7 @@ def test_switching_legacy_and_prehashed_breaks_the_signature() -> None:
         minisign.verify(MESSAGE, parsed, minisign.parse_public_key(MINISIGN_PUB))
 
 
-def test_wrong_key_is_refused(keypair: tuple[minisign.SecretKey, minisign.PublicKey]) -> None:
+def test_wrong_key_is_refused(keypair: tuple[minisign_keys.SecretKey, minisign.PublicKey]) -> None:
     _, other = keypair
     with pytest.raises(minisign.MinisignError, match="CEEA6497FAF15A26"):
         minisign.verify(MESSAGE, minisign.parse_signature(MINISIGN_PREHASHED), other)
@@ -124,10 +125,10 @@ def test_crlf_line_endings_still_verify() -> None:
 
 @pytest.mark.parametrize("prehashed", [True, False])
 def test_own_signatures_round_trip(
-    keypair: tuple[minisign.SecretKey, minisign.PublicKey], prehashed: bool
+    keypair: tuple[minisign_keys.SecretKey, minisign.PublicKey], prehashed: bool
 ) -> None:
     secret, public = keypair
-    data = minisign.sign(b"manifest", secret, "bundle 7", prehashed=prehashed)
+    data = minisign_keys.sign(b"manifest", secret, "bundle 7", prehashed=prehashed)
     parsed = minisign.parse_signature(data)
     assert parsed.algorithm == (b"ED" if prehashed else b"Ed")
     assert parsed.trusted_comment == b"bundle 7"
@@ -137,34 +138,34 @@ def test_own_signatures_round_trip(
 
 
 def test_sign_refuses_a_multi_line_trusted_comment(
-    keypair: tuple[minisign.SecretKey, minisign.PublicKey],
+    keypair: tuple[minisign_keys.SecretKey, minisign.PublicKey],
 ) -> None:
     with pytest.raises(minisign.MinisignError, match="one line"):
-        minisign.sign(b"m", keypair[0], "one\ntwo")
+        minisign_keys.sign(b"m", keypair[0], "one\ntwo")
 
 
 def test_generated_secret_key_is_private_and_never_overwritten(tmp_path: Path) -> None:
-    secret_path, public_path = minisign.generate_keypair("bob", tmp_path)
+    secret_path, public_path = minisign_keys.generate_keypair("bob", tmp_path)
     assert (secret_path.name, public_path.name) == ("bob.key", "bob.pub")
     assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
     before = secret_path.read_bytes()
     with pytest.raises(StationError, match="already exists"):
-        minisign.generate_keypair("bob", tmp_path)
+        minisign_keys.generate_keypair("bob", tmp_path)
     assert secret_path.read_bytes() == before
     public_path.unlink()
     with pytest.raises(StationError, match="already exists"):
-        minisign.generate_keypair("bob", tmp_path)  # the secret alone also blocks it
+        minisign_keys.generate_keypair("bob", tmp_path)  # the secret alone also blocks it
 
 
 @pytest.mark.parametrize("name", ["", "../evil", "a/b", ".hidden", "-rf", "tab\there"])
 def test_generate_refuses_unusable_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(StationError, match="not a usable key name"):
-        minisign.generate_keypair(name, tmp_path)
+        minisign_keys.generate_keypair(name, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_public_key_file_matches_minisigns_layout(tmp_path: Path) -> None:
-    _, public_path = minisign.generate_keypair("carol", tmp_path)
+    _, public_path = minisign_keys.generate_keypair("carol", tmp_path)
     header, key_line, end = public_path.read_bytes().split(b"\n")
     key = minisign.parse_public_key(public_path.read_bytes())
     assert header == f"untrusted comment: minisign public key {key.fingerprint}".encode()
@@ -180,39 +181,39 @@ def _write_blob(path: Path, blob: bytes) -> None:
 
 
 def test_encrypted_secret_key_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    secret_path, _ = minisign.generate_keypair("dave", tmp_path)
+    secret_path, _ = minisign_keys.generate_keypair("dave", tmp_path)
     blob = _secret_blob(secret_path)
     blob[2:4] = b"Sc"
     _write_blob(secret_path, blob)
     with pytest.raises(minisign.MinisignError, match="this key is encrypted") as caught:
-        minisign.load_secret_key(secret_path)
+        minisign_keys.load_secret_key(secret_path)
     assert caught.value.hint is not None and "minisign -G -W" in caught.value.hint
 
 
 def test_damaged_secret_key_is_refused(tmp_path: Path) -> None:
-    secret_path, _ = minisign.generate_keypair("erin", tmp_path)
+    secret_path, _ = minisign_keys.generate_keypair("erin", tmp_path)
     blob = _secret_blob(secret_path)
     blob[70] ^= 1  # one bit of the seed
     _write_blob(secret_path, blob)
     with pytest.raises(minisign.MinisignError, match="damaged"):
-        minisign.load_secret_key(secret_path)
+        minisign_keys.load_secret_key(secret_path)
 
 
 def test_secret_key_with_zero_checksum_as_minisign_writes_it_loads(tmp_path: Path) -> None:
-    secret_path, public_path = minisign.generate_keypair("frank", tmp_path)
+    secret_path, public_path = minisign_keys.generate_keypair("frank", tmp_path)
     blob = _secret_blob(secret_path)
     blob[126:158] = bytes(32)
     _write_blob(secret_path, blob)
-    key = minisign.load_secret_key(secret_path)
+    key = minisign_keys.load_secret_key(secret_path)
     assert key.public_key == minisign.parse_public_key(public_path.read_bytes())
 
 
 def test_missing_or_foreign_secret_key_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StationError, match="cannot read the secret key"):
-        minisign.load_secret_key(tmp_path / "nope.key")
+        minisign_keys.load_secret_key(tmp_path / "nope.key")
     (tmp_path / "pub.key").write_bytes(MINISIGN_PUB)
     with pytest.raises(StationError, match="not a minisign secret key"):
-        minisign.load_secret_key(tmp_path / "pub.key")
+        minisign_keys.load_secret_key(tmp_path / "pub.key")
 
 
 def test_cli_generate_writes_a_pair_and_refuses_to_overwrite(

@@ -22,7 +22,7 @@ from station.bundle.model import ImageInfo
 from station.bundle.oci import read_image_archive, read_oci_layout
 from station.config import Limits
 from station.errors import BundleError, UnsafePathError
-from station.imagebuild import build_oci_layout
+from station.publish.imagebuild import build_oci_layout
 from tests.oci_fixtures import (
     DockerImageSpec,
     Member,

@@ -12,7 +12,7 @@ from station.bundle.model import ImageInfo
 from station.bundle.oci import is_oci_layout, read_image_archive, read_oci_layout
 from station.config import Limits
 from station.errors import BundleError
-from station.imagebuild import build_oci_layout, write_oci_archive
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from tests.oci_fixtures import (
     DockerImageSpec,
     add_blob,

@@ -10,11 +10,11 @@ import pytest
 
 from station.approval import OperatorStore, Role
 from station.audit import AuditLog
-from station.bundle.create import create_bundle
 from station.bundle.model import Bundle, BundleFormat, BundleInfo, Entry, Item, ItemKind
 from station.bundle.reader import open_bundle
 from station.config import StationConfig
 from station.errors import StationError
+from station.publish.bundle import create_bundle
 from station.verify.policy import Policy, SequenceStore, matches_prefix
 from station.verify.signatures import SignatureCheck
 from station.verify.trust import TrustStore

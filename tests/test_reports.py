@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from station.bundle import reports
-from station.bundle.create import create_bundle
 from station.bundle.model import Entry, Item, ItemKind
 from station.bundle.reader import open_bundle
 from station.config import StationConfig
+from station.publish.bundle import create_bundle
 from station.verify.policy import Policy
 from station.verify.trust import TrustStore
 from station.verify.verification import verify_bundle

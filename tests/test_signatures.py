@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from station.bundle.model import SignatureFile
-from station.verify import minisign, openpgp, signatures
+from station.publish import minisign_keys
+from station.verify import openpgp, signatures
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.trust import TrustStore
 
@@ -16,17 +17,17 @@ MANIFEST = b"0" * 64 + b"  images/app.tar\n"
 
 
 class Signer:
-    def __init__(self, secret: minisign.SecretKey) -> None:
+    def __init__(self, secret: minisign_keys.SecretKey) -> None:
         self.secret = secret
         self.fingerprint = secret.public_key.fingerprint
 
     def sign(self, manifest: bytes = MANIFEST, *, prehashed: bool = True) -> bytes:
-        return minisign.sign(manifest, self.secret, "bundle 1", prehashed=prehashed)
+        return minisign_keys.sign(manifest, self.secret, "bundle 1", prehashed=prehashed)
 
 
 def _signer(directory: Path, name: str) -> Signer:
-    secret_path, _ = minisign.generate_keypair(name, directory)
-    return Signer(minisign.load_secret_key(secret_path))
+    secret_path, _ = minisign_keys.generate_keypair(name, directory)
+    return Signer(minisign_keys.load_secret_key(secret_path))
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def test_key_id_of_a_trusted_key_on_an_untrusted_signature_does_not_help(
 ) -> None:
     """mallory relabels his signature with alice's key id: still a bad signature."""
     store, alice, mallory = setup
-    forged = minisign.SecretKey(key_id=alice.secret.key_id, private=mallory.secret.private)
-    data = minisign.sign(MANIFEST, forged, "bundle 1")
+    forged = minisign_keys.SecretKey(key_id=alice.secret.key_id, private=mallory.secret.private)
+    data = minisign_keys.sign(MANIFEST, forged, "bundle 1")
     [check] = check_signatures(MANIFEST, [SignatureFile("SHA256SUMS.minisig", data)], store)
     assert not check.valid and check.reason.startswith("bad signature by alice")
 

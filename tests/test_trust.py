@@ -10,6 +10,7 @@ import pytest
 
 from station.cli.main import main
 from station.errors import StationError
+from station.publish import minisign_keys
 from station.verify import minisign
 from station.verify.trust import KEY_LOADERS, TrustedKey, TrustStore
 
@@ -17,7 +18,7 @@ from station.verify.trust import KEY_LOADERS, TrustedKey, TrustStore
 def _public_key(tmp_path: Path, name: str) -> bytes:
     keys = tmp_path / "keys"
     keys.mkdir(exist_ok=True)
-    _, public_path = minisign.generate_keypair(name, keys)
+    _, public_path = minisign_keys.generate_keypair(name, keys)
     return public_path.read_bytes()
 
 
@@ -84,7 +85,7 @@ def test_links_and_special_files_are_refused(tmp_path: Path, trust_dir: Path) ->
 
 
 def test_secret_key_in_the_trust_folder_is_flagged(tmp_path: Path, trust_dir: Path) -> None:
-    secret_path, _ = minisign.generate_keypair("oops", trust_dir)
+    secret_path, _ = minisign_keys.generate_keypair("oops", trust_dir)
     store = TrustStore.load(trust_dir)
     assert [key.name for key in store.keys] == ["oops"]
     [problem] = store.problems
@@ -92,7 +93,7 @@ def test_secret_key_in_the_trust_folder_is_flagged(tmp_path: Path, trust_dir: Pa
 
 
 def test_secret_key_renamed_to_pub_is_not_trusted(tmp_path: Path, trust_dir: Path) -> None:
-    secret_path, _ = minisign.generate_keypair("oops", tmp_path)
+    secret_path, _ = minisign_keys.generate_keypair("oops", tmp_path)
     (trust_dir / "oops.pub").write_bytes(secret_path.read_bytes())
     store = TrustStore.load(trust_dir)
     assert store.keys == ()

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from station.bundle import ItemKind, open_bundle
-from station.bundle.create import create_bundle
 from station.config import Limits
 from station.errors import BundleError, Cancelled
-from station.imagebuild import build_oci_layout, write_oci_archive
 from station.progress import Progress
+from station.publish.bundle import create_bundle
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.verify import verify_bundle
 from station.verify.policy import Policy
 from station.verify.trust import TrustStore

@@ -10,9 +10,9 @@ import pytest
 
 from station.approval import OperatorStore
 from station.audit import AuditLog
-from station.bundle.create import create_bundle
 from station.errors import BundleError, StationError
-from station.imagebuild import build_oci_layout, write_oci_archive
+from station.publish.bundle import create_bundle
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.station import Station
 from station.workflow import StepRefused, Transfer, TransferState
 from tests.builders import Signer, make_sums_bundle

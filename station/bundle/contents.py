@@ -100,6 +100,19 @@ def _archive_kind(root: Path, path: str, limits: Limits) -> ItemKind:
         return ItemKind.FILE  # missing or unsafe: verification reports it
 
 
+def file_kind(root: Path, path: str, limits: Limits) -> ItemKind:
+    """What one file is, by its content: an image archive, an SBOM, a scan report or a file."""
+    kind = _archive_kind(root, path, limits)
+    if kind is not ItemKind.FILE:
+        return kind
+    try:
+        with open_media_file(root, path, max_size=limits.max_file_bytes) as media_file:
+            head = os.pread(media_file.fd, _SNIFF_BYTES, 0)
+    except (OSError, UnsafePathError):
+        return ItemKind.FILE
+    return json_kind(root, path, limits) if head.lstrip()[:1] == b"{" else ItemKind.FILE
+
+
 def json_kind(root: Path, path: str, limits: Limits) -> ItemKind:
     """SBOM or scan report when the JSON document says so; anything else is a file."""
     try:
@@ -134,7 +147,7 @@ def _is_image_index(root: Path, path: str, limits: Limits) -> bool:
 
 def image_folders(root: Path, paths: Iterable[str], limits: Limits) -> list[str]:
     """Folders that some loader reads as an image: `oci-layout`, an image `index.json`, or
-    skopeo's `dir:` form (`manifest.json` and `version`). Outermost first."""
+    skopeo's `dir:` form (`manifest.json` and `version`)."""
     listed = set(paths)
     folders: set[str] = set()
     for path in listed:
@@ -145,36 +158,42 @@ def image_folders(root: Path, paths: Iterable[str], limits: Limits) -> list[str]
         )
         if layout or skopeo_dir:
             folders.add(folder)
-    return sorted(folders, key=lambda folder: (folder.count("/") + bool(folder), folder))
+    return sorted(folders)
 
 
-def _inside(path: str, folder: str) -> bool:
-    return not folder or path.startswith(folder + "/")
+def _outermost(path: str, folders: set[str]) -> str | None:
+    """The outermost image folder holding `path` (a layout inside a layout is just files)."""
+    found = "" if "" in folders else None
+    if found is not None:
+        return found
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        folder = "/".join(parts[:depth])
+        if folder in folders:
+            return folder
+    return None
 
 
 def classify_entries(root: Path, entries: Sequence[Entry], limits: Limits) -> list[Item]:
-    """Group the entries of a SHA256SUMS bundle into items, by content."""
+    """Group the entries of a SHA256SUMS bundle into items, by content.
+
+    Each entry is matched to its image folder by walking up its own path (time linear in the
+    number of entries, whatever the number of folders).
+    """
+    folders = set(image_folders(root, (e.path for e in entries), limits))
+    grouped: dict[str, list[Entry]] = {}
     items: list[Item] = []
-    claimed: set[str] = set()
-    for folder in image_folders(root, (e.path for e in entries), limits):
-        members = tuple(e for e in entries if _inside(e.path, folder) and e.path not in claimed)
-        if not members:
-            continue
-        claimed.update(e.path for e in members)
-        items.append(Item(path=folder or ".", kind=ItemKind.OCI_LAYOUT, entries=members))
     for entry in entries:
-        if entry.path in claimed:
+        folder = _outermost(entry.path, folders)
+        if folder is not None:
+            grouped.setdefault(folder, []).append(entry)
             continue
-        kind = _archive_kind(root, entry.path, limits)
-        if kind is ItemKind.FILE:
-            try:
-                with open_media_file(root, entry.path, max_size=limits.max_file_bytes) as f:
-                    head = os.pread(f.fd, _SNIFF_BYTES, 0)
-            except (OSError, UnsafePathError):
-                head = b""
-            if head.lstrip()[:1] == b"{":
-                kind = json_kind(root, entry.path, limits)
-        items.append(Item(path=entry.path, kind=kind, entries=(entry,)))
+        items.append(Item(path=entry.path, kind=file_kind(root, entry.path, limits),
+                          entries=(entry,)))
+    items.extend(
+        Item(path=folder or ".", kind=ItemKind.OCI_LAYOUT, entries=tuple(members))
+        for folder, members in grouped.items()
+    )
     return sorted(items, key=lambda item: item.path)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from station.bundle.model import BundleInfo, Entry, Finding, Item, ItemKind
 from station.bundle.oci_json import load_json
-from station.bundle.safety import check_relative_path
+from station.bundle.safety import check_relative_path, describe_name
 from station.errors import BundleError, UnsafePathError
 
 MANIFEST_NAME = "bundle.json"
@@ -107,12 +108,16 @@ def parse_manifest(data: bytes) -> tuple[BundleInfo, list[Item], list[Finding]]:
             except UnsafePathError as exc:
                 problems.append(Finding("unsafe-path", f"unsafe path: {exc.message}", entry.path))
                 continue
-            if entry.path in seen:
-                problems.append(
-                    Finding("duplicate", f"{entry.path} is listed more than once", entry.path)
-                )
+            key = unicodedata.normalize("NFC", entry.path)
+            if key in seen:
+                problems.append(Finding(
+                    "duplicate",
+                    f"{describe_name(entry.path)} is listed more than once (or as another name "
+                    "that is the same text in another Unicode form)",
+                    entry.path,
+                ))
                 continue
-            seen.add(entry.path)
+            seen.add(key)
             safe.append(entry)
         items.append(Item(path=path, kind=kind, entries=tuple(safe), references=tuple(references)))
     if not items:

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station.errors import UnsafePathError
+from station.text import printable
 
 MAX_PATH_BYTES = 1024
 MAX_COMPONENT_BYTES = 255
 
-# Bidirectional overrides and isolates let a name display differently from what it is.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+# Bidirectional marks, embeddings, overrides and isolates (the complete list of Unicode's
+# Bidi_Control characters) let a name display differently from what it is.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 _OPEN_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
@@ -29,10 +33,7 @@ _OPEN_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os
 
 def describe_name(name: str) -> str:
     """A name made printable for messages: control and bidi characters shown as escapes."""
-    return "".join(
-        ch if ch.isprintable() and ch not in _BIDI_CONTROLS else f"\\u{ord(ch):04x}"
-        for ch in name
-    )
+    return printable(name)
 
 
 def check_relative_path(name: str) -> str:
@@ -177,40 +178,64 @@ class TreeEntry:
     problem: str | None = None
 
 
+def _open_folder(root_fd: int, relative: str) -> int:
+    """Open a folder below the media root one component at a time, never through a link."""
+    fd = os.dup(root_fd)
+    try:
+        for part in relative.split("/") if relative else ():
+            next_fd = os.open(part, _OPEN_DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def walk_media(root: Path, *, max_entries: int) -> list[TreeEntry]:
     """Every regular file under root (relative paths), plus refused entries with a reason.
 
     Links are never followed; devices, FIFOs, sockets and links are reported; names that fail
     `check_relative_path` are reported with the reason. Stops with UnsafePathError past
-    `max_entries`, so a media with millions of files cannot stall the station.
+    `max_entries` (counted as entries are read, before any list of them is built), so a media
+    with millions of files cannot stall the station. At most two descriptors are open at a
+    time, whatever the number of folders.
     """
     found: list[TreeEntry] = []
-    stack: list[tuple[int, str]] = [(os.open(root, os.O_RDONLY | os.O_DIRECTORY), "")]
+    seen = 0
+    pending: list[str] = [""]
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        while stack:
-            dir_fd, prefix = stack.pop()
+        while pending:
+            relative = pending.pop()
+            prefix = f"{relative}/" if relative else ""
+            dir_fd = _open_folder(root_fd, relative)
             try:
+                children: list[tuple[str, os.stat_result]] = []
                 with os.scandir(dir_fd) as it:
-                    children = sorted((e.name, e.stat(follow_symlinks=False)) for e in it)
-                for child, st in children:
-                    rel = f"{prefix}{child}"
-                    if len(found) >= max_entries:
-                        raise UnsafePathError(f"the media holds more than {max_entries} entries")
-                    try:
-                        check_relative_path(rel)
-                    except UnsafePathError as exc:
-                        found.append(TreeEntry(rel, exc.message))
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append((os.open(child, _OPEN_DIR_FLAGS, dir_fd=dir_fd), rel + "/"))
-                    elif stat.S_ISREG(st.st_mode):
-                        found.append(TreeEntry(rel))
-                    else:
-                        kind = _kind_of(st.st_mode)
-                        found.append(TreeEntry(rel, f"{describe_name(rel)} is {kind}"))
+                    for entry in it:
+                        seen += 1
+                        if seen > max_entries:
+                            raise UnsafePathError(
+                                f"the media holds more than {max_entries} entries"
+                            )
+                        children.append((entry.name, entry.stat(follow_symlinks=False)))
             finally:
                 os.close(dir_fd)
+            for child, st in sorted(children, key=lambda pair: pair[0]):
+                rel = f"{prefix}{child}"
+                try:
+                    check_relative_path(rel)
+                except UnsafePathError as exc:
+                    found.append(TreeEntry(rel, exc.message))
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    pending.append(rel)
+                elif stat.S_ISREG(st.st_mode):
+                    found.append(TreeEntry(rel))
+                else:
+                    kind = _kind_of(st.st_mode)
+                    found.append(TreeEntry(rel, f"{describe_name(rel)} is {kind}"))
     finally:
-        for fd, _ in stack:
-            os.close(fd)
+        os.close(root_fd)
     return sorted(found, key=lambda e: e.path)

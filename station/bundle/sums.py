@@ -7,6 +7,7 @@ applies to the size found on the media, before reading.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from station.bundle.model import Entry, Finding
 from station.bundle.safety import check_relative_path, describe_name
@@ -77,12 +78,16 @@ def parse_sums(data: bytes) -> tuple[list[Entry], list[Finding]]:
         except UnsafePathError as exc:
             problems.append(Finding("unsafe-path", f"unsafe path: {exc.message}", name))
             continue
-        if name in seen:
-            problems.append(
-                Finding("duplicate", f"{describe_name(name)} is listed more than once", name)
-            )
+        key = unicodedata.normalize("NFC", name)
+        if key in seen:
+            problems.append(Finding(
+                "duplicate",
+                f"{describe_name(name)} is listed more than once (or as another name that is "
+                "the same text in another Unicode form)",
+                name,
+            ))
             continue
-        seen.add(name)
+        seen.add(key)
         entries.append(Entry(path=name, sha256=match["digest"].lower()))
     if not entries and not problems:
         raise BundleError(f"{MANIFEST_NAME} lists no files")

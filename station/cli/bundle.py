@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from station.bundle.create import create_bundle
 from station.errors import UsageError
+from station.publish.bundle import create_bundle
 
 
 def register(subparsers: Any) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from station.cli.common import load_config, load_trust, print_json
-from station.verify import minisign
+from station.publish import minisign_keys
 
 EXIT_OK = 0
 
@@ -54,8 +54,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    secret_path, public_path = minisign.generate_keypair(args.name, Path(args.dir))
-    key = minisign.load_secret_key(secret_path)
+    secret_path, public_path = minisign_keys.generate_keypair(args.name, Path(args.dir))
+    key = minisign_keys.load_secret_key(secret_path)
     print(f"secret key:  {secret_path} (not encrypted; keep it with the signer, off the station)")
     print(f"public key:  {public_path} (copy it into the station's trust folder)")
     print(f"fingerprint: {key.public_key.fingerprint}")

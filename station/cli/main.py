@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from station.errors import StationError
+from station.text import SafeStream
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -86,6 +87,17 @@ def _accept_home_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever a command prints may hold text from the media: no escape sequence gets out.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout = SafeStream(stdout)
+    sys.stderr = SafeStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)

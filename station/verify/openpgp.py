@@ -260,10 +260,22 @@ def parse_status(status: str, returncode: int, stderr: str = "") -> GpgvResult:
             return GpgvResult(
                 Outcome.ERROR, detail=f"signature class {valid[8]} does not sign a document"
             )
+        weak = _WEAK_HASHES.get(valid[7])
+        if weak is not None:
+            return GpgvResult(
+                Outcome.ERROR,
+                fingerprint=_primary(valid),
+                detail=f"the signature uses {weak}, which is broken for signatures; the signer "
+                "must sign with SHA-256 or stronger",
+            )
         return GpgvResult(Outcome.GOOD, fingerprint=_primary(valid), key_id=good[0].upper())
     if signatures == 0:
         return GpgvResult(Outcome.ERROR, detail=f"not an OpenPGP signature ({stderr})")
     return GpgvResult(Outcome.ERROR, detail=f"gpgv did not accept it ({stderr})")
+
+
+# OpenPGP hash algorithm ids (RFC 4880 9.4) that no longer protect a signature.
+_WEAK_HASHES = {"1": "MD5", "2": "SHA-1", "3": "RIPEMD-160"}
 
 
 def _primary(validsig: list[str] | None) -> str | None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from station.imagebuild import build_oci_layout, write_oci_archive
 from station.media.mounts import existing_mounts
+from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from tests.builders import Signer, make_sums_bundle
 
 LOOP_TOOLS = ("losetup", "mkfs.ext4", "blockdev", "mount", "umount")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from station.bundle.create import create_bundle
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.layout import StoreFull
 from station.importing.store import StoreTarget
+from station.publish.bundle import create_bundle
 from tests.builders import make_signer, scripted_approvals
 from tests.importing_builders import (
     APP,

@@ -15,7 +15,7 @@ import pytest
 from station.bundle.model import ImageInfo
 from station.bundle.oci import read_image_archive
 from station.config import Limits
-from station.imagebuild import build_oci_layout
+from station.publish.imagebuild import build_oci_layout
 from tests.oci_fixtures import Member, sha256, write_tar
 
 SKOPEO = shutil.which("skopeo")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from station.bundle.model import SignatureFile
+from station.publish import minisign_keys
 from station.verify import minisign
 from station.verify.signatures import check_signatures
 from station.verify.trust import TrustStore
@@ -82,9 +83,9 @@ def test_station_signatures_verify_with_minisign(
 ) -> None:
     """A key made by minisign, loaded and used by the station; minisign checks the result."""
     secret, public, _ = minisign_key
-    key = minisign.load_secret_key(secret)
+    key = minisign_keys.load_secret_key(secret)
     sig = tmp_path / "SHA256SUMS.minisig"
-    sig.write_bytes(minisign.sign(MANIFEST, key, "station signed", prehashed=prehashed))
+    sig.write_bytes(minisign_keys.sign(MANIFEST, key, "station signed", prehashed=prehashed))
     result = _run(["minisign", "-V", "-m", str(tmp_path / "SHA256SUMS"), "-p", str(public)])
     assert b"Trusted comment: station signed" in result.stdout
     (tmp_path / "SHA256SUMS").write_bytes(MANIFEST + b"\n")
@@ -99,7 +100,7 @@ def test_station_signatures_verify_with_minisign(
 
 def test_station_generated_key_signs_with_minisign(tmp_path: Path) -> None:
     _need("minisign")
-    secret, public = minisign.generate_keypair("producer", tmp_path)
+    secret, public = minisign_keys.generate_keypair("producer", tmp_path)
     data = tmp_path / "SHA256SUMS"
     data.write_bytes(MANIFEST)
     _run(["minisign", "-S", "-s", str(secret), "-m", str(data)])
@@ -352,14 +353,14 @@ def test_mixed_trust_store_checks_each_scheme(
     """One manifest signed by minisign and by gpg: one verdict each, in the order given."""
     trust = tmp_path / "trust"
     trust.mkdir()
-    secret, _ = minisign.generate_keypair("release", trust)
+    secret, _ = minisign_keys.generate_keypair("release", trust)
     secret = secret.rename(tmp_path / "release.key")
     (trust / "alice.asc").write_bytes(gnupg.gpg("--armor", "--export", pgp_keys["alice"]))
     files = [
         SignatureFile("SHA256SUMS.asc", gnupg.sign(pgp_keys["alice"], MANIFEST, armor=True)),
         SignatureFile(
             "SHA256SUMS.minisig",
-            minisign.sign(MANIFEST, minisign.load_secret_key(secret), "r1"),
+            minisign_keys.sign(MANIFEST, minisign_keys.load_secret_key(secret), "r1"),
         ),
     ]
     checks = check_signatures(MANIFEST, files, TrustStore.load(trust))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from station.imagebuild import build_oci_layout
+from station.publish.imagebuild import build_oci_layout
 
 pytestmark = pytest.mark.real
 

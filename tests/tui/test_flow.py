@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.widgets import Input
 from textual.widgets.tree import TreeNode
 
-from station.bundle.create import create_bundle
 from station.demo import DEMO_IMAGE, DemoHome, DemoMedia
 from station.progress import Progress
+from station.publish.bundle import create_bundle
 from station.workflow import TransferState
 from tests.tui.helpers import insert_and_read, kiosk_app, screen_text, verify_now, wait_until
 from tui.messages import WorkProgress

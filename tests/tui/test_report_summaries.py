@@ -10,9 +10,9 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from station.bundle.create import create_bundle
 from station.bundle.model import Item, ItemKind
 from station.demo import DemoHome, DemoMedia
+from station.publish.bundle import create_bundle
 from tests.report_samples import CYCLONEDX, IMAGE, TRIVY, dump
 from tests.tui.helpers import insert_and_read, kiosk_app, wait_until
 from tui.messages import WorkFinished

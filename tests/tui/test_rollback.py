@@ -7,8 +7,8 @@ import json
 import pytest
 
 from station.audit import AuditLog
-from station.bundle.create import create_bundle
 from station.demo import DemoHome, DemoMedia
+from station.publish.bundle import create_bundle
 from station.station import Station
 from tests.tui.helpers import insert_and_read, kiosk_app, screen_text, verify_now, wait_until
 from tui.app import StationApp

@@ -1,4 +1,4 @@
-"""The connected side's half: pack files and image archives into a signed bundle.json bundle.
+"""`station bundle create`: pack files and image archives into a signed bundle.json bundle.
 
 Each input is copied into the output folder while it is hashed (one read per input), so the
 manifest describes exactly the bytes written. Image archives must be readable as images here
@@ -16,12 +16,12 @@ from pathlib import Path
 
 from station import __version__
 from station.bundle import native
-from station.bundle.contents import json_kind
+from station.bundle.contents import file_kind
 from station.bundle.model import BundleInfo, Entry, Item, ItemKind
 from station.bundle.safety import check_relative_path
 from station.config import Limits
 from station.errors import BundleError, StationError, UnsafePathError, UsageError
-from station.verify import minisign
+from station.publish import minisign_keys
 
 _FOLDERS = {
     ItemKind.IMAGE_ARCHIVE: "images",
@@ -64,7 +64,7 @@ def create_bundle(
     `kinds` overrides the kind detected from a file's content (SBOM, scan report, file).
     OUT must not exist or be an empty folder; on any failure it is removed again.
     """
-    key = minisign.load_secret_key(secret_key)
+    key = minisign_keys.load_secret_key(secret_key)
     if not files and not image_archives:
         raise UsageError("nothing to put in the bundle", hint="name files or --image-archive TARs")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -85,7 +85,7 @@ def create_bundle(
         manifest = native.render_manifest(info, items)
         native.parse_manifest(manifest)  # what we write, we can read
         comment = f"bundle {name} channel {channel} sequence {sequence}"
-        signature = minisign.sign(manifest, key, trusted_comment=comment)
+        signature = minisign_keys.sign(manifest, key, trusted_comment=comment)
         manifest_path = out / native.MANIFEST_NAME
         manifest_path.write_bytes(manifest)
         (out / f"{native.MANIFEST_NAME}.minisig").write_bytes(signature)
@@ -93,6 +93,13 @@ def create_bundle(
         shutil.rmtree(out, ignore_errors=True)
         raise
     return manifest_path
+
+
+def _kind_of(path: Path, asked: ItemKind | None, limits: Limits) -> ItemKind:
+    found = file_kind(path.parent, path.name, limits)
+    if found is ItemKind.IMAGE_ARCHIVE:
+        return found
+    return asked or found
 
 
 def _pack(
@@ -103,8 +110,10 @@ def _pack(
     limits = Limits()
     items: list[Item] = []
     taken: set[str] = set()
+    # A file is filed by its content: a docker save passed as a plain file crosses as the
+    # image it is (and is read as one), never as a file someone could `docker load` later.
     inputs = [(p, ItemKind.IMAGE_ARCHIVE) for p in archives] + [
-        (p, kinds.get(p) or json_kind(p.parent, p.name, limits)) for p in files
+        (p, _kind_of(p, kinds.get(p), limits)) for p in files
     ]
     for source, kind in inputs:
         rel = f"{_FOLDERS.get(kind, 'files')}/{source.name}"
