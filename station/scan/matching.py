@@ -76,17 +76,19 @@ def _in_range(installed: str, ecosystem: str, rng: VersionRange) -> tuple[bool, 
     rest = [(e.kind, parse_version(ecosystem, rng.type, e.version), e.version)
             for e in rng.events if not (e.kind == "introduced" and e.version == "0")]
     rest.sort(key=lambda event: event[1])
+    # Only `<` is used: univers' apk/Gentoo versions define `<` and `>` by their rules but
+    # inherit `<=`/`>=` from attrs, which compares the strings ("1.2.4-r10" <= "1.2.4-r3").
     affected = False
     for kind, bound, _ in first + rest:
         if kind == "introduced":
-            if bound is None or version >= bound:
+            if bound is None or not version < bound:
                 affected = True
         elif kind in ("fixed", "limit"):
-            if version >= bound:
+            if not version < bound:
                 affected = False
-        elif kind == "last_affected" and version > bound:
+        elif kind == "last_affected" and bound < version:
             affected = False
-    fixes = [(bound, text) for kind, bound, text in rest if kind == "fixed" and bound > version]
+    fixes = [(bound, text) for kind, bound, text in rest if kind == "fixed" and version < bound]
     if not fixes:
         return affected, None, ""
     bound, text = min(fixes, key=lambda fix: fix[0])
