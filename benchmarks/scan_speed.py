@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from station.scan.vulndb import VulnDB  # noqa: E402
-from tests.scan_builders import build_image, dpkg_stanza, os_release  # noqa: E402
+from station.scan.vulndb import VulnDB
+from tests.scan_builders import build_image, dpkg_stanza, os_release
 
 RECORDS = 200_000
 DEB, PY, NPM = 300, 100, 100
@@ -62,7 +62,8 @@ def exports(folder: Path) -> list[Path]:
             for i in range(shares[ecosystem]):
                 n += 1
                 # about 3 records per catalogued package, the rest about other packages
-                name = names[i % len(names)] if i < 3 * len(names) else f"other{rng.randrange(10**6)}"
+                ours = i < 3 * len(names)
+                name = names[i % len(names)] if ours else f"other{rng.randrange(10**6)}"
                 kind = "SEMVER" if ecosystem == "npm" else "ECOSYSTEM"
                 doc = record(n, name_eco, name, fixed, kind)
                 archive.writestr(f"{doc['id']}.json", json.dumps(doc))

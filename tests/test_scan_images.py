@@ -243,7 +243,7 @@ def test_a_file_replacing_a_folder_hides_it_and_links_are_never_followed_out(
     # The status link points at a file the scanner does not keep: said, not guessed.
     linked = by_ref["linked:1"]
     assert not linked.packages
-    assert any("var/lib/dpkg/status" == p.path and "link" in p.message for p in linked.problems)
+    assert any(p.path == "var/lib/dpkg/status" and "link" in p.message for p in linked.problems)
 
 
 def test_hostile_package_metadata_becomes_problems_not_errors(tmp_path: Path, home: Path) -> None:
