@@ -309,3 +309,22 @@ def test_references_choose_images_and_unknown_ones_are_errors(tmp_path: Path, ho
     assert [i.config_digest for i in report.images] == [second.config_digest]
     with pytest.raises(ScanError, match="holds no image 'c:1'"):
         scan_layout(layout, ["c:1"], db)
+
+
+def test_cancel_stops_the_scan_and_progress_counts_layer_bytes(tmp_path: Path, home: Path) -> None:
+    import threading
+
+    from station.errors import Cancelled
+
+    layout = tmp_path / "oci"
+    built = build_image(layout, "big:1", [{f"opt/f{i}": bytes(1 << 20) for i in range(4)}],
+                        compression="tar")
+    db = install(home, tmp_path, record("GHSA-h5c8-rqwp-cp95.json"))
+    seen: list[int] = []
+    scan_layout(layout, None, db, on_progress=lambda p: seen.append(p.done))
+    size = (layout / "blobs" / "sha256" / built.layer_digests[0].removeprefix("sha256:")).stat()
+    assert seen and seen[-1] == size.st_size
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        scan_layout(layout, None, db, cancel=stop)

@@ -33,7 +33,7 @@ import zstandard
 
 from station.bundle.model import Layer
 from station.bundle.safety import open_media_file
-from station.errors import StationError
+from station.errors import BundleError
 from station.progress import Progress, ProgressCallback, check_cancel
 from station.scan.errors import ScanError
 from station.scan.model import Problem
@@ -314,9 +314,7 @@ def read_image_files(
             raise ScanError(f"{layout}: {where}: {exc.message}") from None
         except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             raise ScanError(f"{layout}: {where} cannot be read: {exc}") from None
-        except StationError as exc:
-            if isinstance(exc, ScanError) or type(exc).__name__ == "Cancelled":
-                raise
+        except BundleError as exc:  # open_media_file: a link, a folder, over its size
             raise ScanError(f"{layout}: {where}: {exc.message}") from None
         if "sha256:" + blob.hash.hexdigest() != layer.digest:
             raise ScanError(
