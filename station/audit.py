@@ -64,6 +64,7 @@ EVENTS = frozenset(
         "state-change",
         "step-refused",
         "station-started",
+        "store-scan",
         RECOVERED_EVENT,
     }
 )

@@ -30,6 +30,8 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "station.cli.audit",
     "operators": "station.cli.operators",
     "import": "station.cli.importing",
+    "scan": "station.cli.scan",
+    "vulndb": "station.cli.vulndb",
 }
 
 

@@ -58,6 +58,7 @@ _TOP_KEYS = frozenset(
         "max_bundle_bytes",
         "rollback_protection",
         "max_severity",
+        "max_db_age_days",  # read by station.scan.policy.ScanPolicy
         "keys",
     }
 )
