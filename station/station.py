@@ -89,7 +89,15 @@ class Station:
             ) from exc
         leftovers = clean_staging(config.staging_dir)
         audit = AuditLog.from_config(config)
-        audit.append("station-started", home=str(config.home), staging_cleaned=leftovers)
+        # A crash (or a full disk) may have cut the log's last write: close it first, so
+        # what was recovered is on record, and known to the kiosk and the CLI, before anything.
+        recovered = audit.recover()
+        audit.append(
+            "station-started",
+            home=str(config.home),
+            staging_cleaned=leftovers,
+            audit_recovered=recovered["seq"] if recovered else None,
+        )
         trust = TrustStore.load(config.trust_dir)
         approvals = ApprovalBook.from_config(config, audit=audit)
         return cls(config, trust, audit, approvals, Policy.from_config(config))
