@@ -604,12 +604,22 @@ class AuditLog:
 
     def intact_records(self) -> list[dict[str, Any]]:
         """Every full, intact record in file order (checkpoint and export readers use it)."""
+        return [record for _, record in self.numbered_records()]
+
+    def numbered_records(self) -> list[tuple[int, dict[str, Any]]]:
+        """(line number, record) for every intact record, in file order."""
         found = []
         for line in _split_lines(self._read_all()):
-            record = _intact(line.raw) if line.complete or line.raw else None
+            record = _intact(line.raw)
             if record is not None:
-                found.append(record)
+                found.append((line.number, record))
         return found
+
+    def position(self) -> tuple[int, str]:
+        """(seq, hash) of the last intact record now: what a receipt names."""
+        with self._lock:
+            tail = self._read_tail()
+        return tail.seq, tail.hash
 
     def records(
         self,
