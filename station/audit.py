@@ -269,8 +269,10 @@ class AuditLog:
         forward: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         checkpointer: Checkpointer | None = None,
+        syslog_socket: str = "/dev/log",
     ) -> None:
-        """`forward` receives each written line (default: syslog when a facility is given)."""
+        """`forward` receives each written line (default: with a facility, RFC 5424 syslog
+        messages to `syslog_socket`, station.syslog5424)."""
         self.path = Path(path)
         self.checkpointer = checkpointer
         self.recoveries: list[dict[str, Any]] = []  # audit-recovered records this object wrote
@@ -280,13 +282,14 @@ class AuditLog:
         if forward is None and syslog_facility is not None:
             from station.syslog5424 import syslog_forwarder
 
-            self._forward = syslog_forwarder(syslog_facility)
+            self._forward = syslog_forwarder(syslog_facility, syslog_socket)
 
     @classmethod
     def from_config(
         cls, config: StationConfig, checkpointer: Checkpointer | None = None
     ) -> AuditLog:
-        """The station's log; `[audit] syslog = "authpriv"` (default), `"local0"` or `"off"`."""
+        """The station's log; `[audit] syslog = "authpriv"` (default), `"local0"` or `"off"`,
+        `syslog_socket` (default `/dev/log`)."""
         table = config.table("audit")
         choice = table.get("syslog", "authpriv")
         if choice == "off":
@@ -296,10 +299,17 @@ class AuditLog:
                 f"{config.config_path}: [audit] syslog = {choice!r} is not known",
                 hint='use "authpriv", "local0" or "off"',
             )
+        socket_path = table.get("syslog_socket", "/dev/log")
+        if not isinstance(socket_path, str) or not socket_path.startswith("/"):
+            raise StationError(
+                f"{config.config_path}: [audit] syslog_socket must be an absolute path",
+                hint='e.g. "/dev/log" or "/run/station/syslog.sock" (packaging/rsyslog/)',
+            )
         return cls(
             config.audit_log,
             syslog_facility=SYSLOG_FACILITIES[choice],
             checkpointer=checkpointer,
+            syslog_socket=socket_path,
         )
 
     # -- writing -------------------------------------------------------------------------
@@ -693,6 +703,8 @@ def _chain_problem(
     seq = record["seq"]
     if record["hash"] != record_hash(record):
         return f"record seq {seq} was edited: its hash does not match its content"
+    if seq == prev_seq + 1 and record["prev"] == prev_hash:
+        return None  # the common case: only a break reads the rest of the file
     others = [
         (line.number, value)
         for line, value in zip(lines, parsed, strict=True)

@@ -2,15 +2,14 @@
 
 Each record becomes one message: the header (`<PRI>1 TIME HOST transfer-station PID EVENT`),
 one structured-data element `[audit@32473 ...]` with one SD-PARAM per record field (objects
-and lists as JSON text), and as MSG the record's exact canonical line, so a copy kept by the
-collector can be checked with the same hash chain. SD-ID `audit@32473` uses the private
-enterprise number that RFC 5612 reserves for documentation; a site with its own number can
-filter on the SD-ID as it is. Values are escaped as RFC 5424 section 6.3.3 says (`"`, `\\`
-and `]` get a backslash); names that are not valid PARAM-NAMEs are never produced (record
-fields are lower-case words). Messages go as datagrams to a local socket (`/dev/log`, or the
-`[audit] syslog_socket` set in station.toml): rsyslog's imuxsock with its RFC 5424 parser reads
-them (packaging/rsyslog/). Sending is best effort: the file is the record; a copy that cannot
-be sent is never a reason to stop the station.
+and lists as JSON text), and as MSG the record's exact canonical line (MSG-ANY, no BOM: the
+collector's copy of the lines is byte for byte the log, and `station audit verify` checks
+it). SD-ID `audit@32473` uses the private enterprise number RFC 5612 reserves for
+documentation. Values are escaped as RFC 5424 section 6.3.3 says (`"`, `\\` and `]` get a
+backslash); names that are not PARAM-NAMEs are refused (record fields are lower-case words).
+Messages go as datagrams to a local socket (`/dev/log`, or `[audit] syslog_socket`):
+rsyslog's imuxsock with its RFC 5424 parser reads them (packaging/rsyslog/). Sending is best
+effort: the file is the record; a copy that cannot be sent never stops the station.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ NOTICE = 5
 DEFAULT_SOCKET = "/dev/log"
 _NAME = re.compile(r"^[!-~]{1,32}$")  # PRINTUSASCII, 1 to 32 characters
 _NOT_IN_NAME = frozenset('= ]"')
-_BOM = "\ufeff"
 
 
 def escape_param_value(value: str) -> str:
@@ -83,7 +81,7 @@ def format_message(
     pid = str(procid if procid is not None else os.getpid())
     msgid = _header_field(str(record.get("event", "")), 32)
     header = f"<{facility | NOTICE}>1 {stamp} {host} {APP_NAME} {pid} {msgid}"
-    return f"{header} {structured_data(record)} {_BOM}{line}".encode()
+    return f"{header} {structured_data(record)} {line}".encode()
 
 
 class SyslogSender:
