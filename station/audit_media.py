@@ -2,11 +2,12 @@
 station writes to media, as a separate, explicit and audited action.
 
 The export is built and signed first (nothing is mounted if the signer refuses). Then the
-media helper mounts the stick read-WRITE (`mount-export`, its own operation, under
-/run/station/export), the file is written and fsynced, and `unmount-export` syncs, unmounts
-and sets the device read-only again. A read-only mount the kiosk made of the same stick (it
-mounts every stick it sees) is released first; a mount anywhere else is refused. Success and
-failure are both audited (`audit-export`, `audit-export-failed`).
+media helper's own operation `write-export` (as root) mounts the stick read-WRITE under
+/run/station/export, writes the file (only an export signed by this station), fsyncs,
+syncs, unmounts and sets the device read-only again: the kiosk never holds a writable mount.
+A read-only mount the kiosk made of the same stick (it mounts every stick it sees) is
+released first; a mount anywhere else is refused. Success and failure are both audited
+(`audit-export`, `audit-export-failed`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from station.audit import AuditError, AuditLog
 from station.audit_export import build_export
 from station.errors import MediaError, StationError
 from station.media.events import DeviceInfo
-from station.media.helper import EXPORT_BASE, MEDIA_BASE, MOUNT_NAME, SAFE_ENV
+from station.media.helper import MEDIA_BASE, MOUNT_NAME, SAFE_ENV
 from station.media.mounts import HELPER_TIMEOUT, default_helper, existing_mounts
 from station.signing import StationSigner
 
@@ -40,7 +41,6 @@ def export_to_media(
     until: date | datetime | None = None,
     signer_dir: Path | None = None,
     helper: Sequence[str] | None = None,
-    export_base: Path = EXPORT_BASE,
     media_base: Path = MEDIA_BASE,
 ) -> str:
     """Write a signed export of [since, until] onto the device; returns the file's name.
@@ -63,14 +63,9 @@ def export_to_media(
                     hint="remove the stick, insert it again, and export before anything reads it",
                 )
             _helper(argv, ["unmount", Path(mount.mountpoint).name], device.device)
-        _helper(argv, ["mount-export", device.device, device.fs_type, name], device.device)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        file_name = f"station-audit-{stamp}.json"
-        target = export_base / name
-        try:
-            _write_durably(target / file_name, data)
-        finally:
-            _helper(argv, ["unmount-export", name], device.device)
+        file_name = _helper(
+            argv, ["write-export", device.device, device.fs_type], device.device, data
+        ).strip()
     except (StationError, OSError) as exc:
         reason = exc.message if isinstance(exc, StationError) else f"{exc.strerror}: {exc}"
         _audit_quietly(log, "audit-export-failed", admin, device=device.to_json(), reason=reason)
@@ -99,33 +94,20 @@ def usb_sticks(context: Any = None) -> list[DeviceInfo]:
     return sticks
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
-def _helper(argv: list[str], args: list[str], device: str) -> None:
+def _helper(argv: list[str], args: list[str], device: str, data: bytes = b"") -> str:
+    """Run one helper operation; its stdout, or MediaError with the helper's reason."""
     try:
         result = subprocess.run(
-            [*argv, *args], capture_output=True, text=True, env=SAFE_ENV,
+            [*argv, *args], input=data, capture_output=True, env=SAFE_ENV,
             timeout=HELPER_TIMEOUT, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MediaError(f"{device}: the media helper could not run: {exc}") from exc
     if result.returncode != 0:
-        detail = result.stderr.strip().removeprefix("station-media-helper: ")
+        detail = result.stderr.decode("utf-8", "replace").strip()
+        detail = detail.removeprefix("station-media-helper: ")
         raise MediaError(f"{device}: {detail or 'the media helper failed'}")
+    return result.stdout.decode("utf-8", "replace")
 
 
 def _audit_quietly(log: AuditLog, event: str, actor: str, **fields: object) -> None:

@@ -12,16 +12,15 @@ from the caller: `ro,nosuid,nodev,noexec` (+`noload` for ext3/4, `norecovery` fo
 
 Two more operations, each separate and explicit (issue 15; docs/audit.md):
 
-    station-media-helper sign TYPE < PAYLOAD     # DSSE envelope on stdout
-    station-media-helper mount-export DEVICE FSTYPE NAME   # READ-WRITE, for an audit export
-    station-media-helper unmount-export NAME
+    station-media-helper sign TYPE < PAYLOAD                # DSSE envelope on stdout
+    station-media-helper write-export DEVICE FSTYPE < EXPORT  # the file name on stdout
 
 `sign` signs with the station key only the station's own payload types, after the checks in
-`station.signer_checks` (the log it vouches for is read here, as root). `mount-export` is the
-one time the station writes to media: a stick the admin inserted for an audit export,
-mounted `rw,nosuid,nodev,noexec` under /run/station/export; it refuses a device mounted
-anywhere else (a transfer's media is never made writable under a running read).
-`unmount-export` syncs, unmounts and sets the device read-only again.
+`station.signer_checks` (the log it vouches for is read here, as root). `write-export` is
+the one time the station writes to media: it writes one audit export signed by this station
+onto a stick the admin inserted for it (mounted `rw,nosuid,nodev,noexec` under
+/run/station/export only for that write, then synced, unmounted and set read-only again);
+it refuses a device mounted anywhere, so a transfer's media is never made writable.
 
 Exit codes: 0 done, 1 refused or failed (reason on stderr), 2 usage.
 """
@@ -156,44 +155,62 @@ def unmount(target: Path) -> None:
         target.rmdir()
 
 
-def mount_export(device: str, fs_type: str, target: Path, owner: tuple[int, int] | None) -> None:
-    """Make the device writable and mount it read-write at the target (audit export only)."""
+def write_export(device: str, fs_type: str, target: Path, data: bytes, signer_dir: Path) -> str:
+    """Mount read-write, write one signed audit export, sync, unmount, set read-only again.
+
+    Only an export envelope signed by this station's key is written (so the helper cannot be
+    used to put arbitrary files on sticks), under a name the helper chooses, never
+    overwriting. The kiosk never holds a writable mount: everything happens here, as root.
+    """
+    from datetime import UTC, datetime
+
+    from station.errors import StationError
+    from station.signing import (
+        EXPORT_PAYLOAD,
+        KEY_NAME,
+        Envelope,
+        load_private_key,
+        verify_envelope,
+    )
+
     if fs_type not in EXPORT_OPTIONS:
         raise Refused(f"an export cannot be written to {fs_type!r}")
-    options = ["rw", *BASE_OPTIONS[1:], *EXPORT_OPTIONS[fs_type]]
-    if owner is not None and fs_type in OWNERLESS:
-        options += [f"uid={owner[0]}", f"gid={owner[1]}", "fmask=0177", "dmask=0077"]
+    try:
+        envelope = Envelope.from_bytes(data)
+        public = load_private_key(signer_dir / KEY_NAME).public_key()
+    except StationError as exc:
+        raise Refused(exc.message) from exc
+    if envelope.payload_type != EXPORT_PAYLOAD or not verify_envelope(envelope, public):
+        raise Refused("only an audit export signed by this station is written to media")
     with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
         for line in mounts:
             fields = line.split()
             if fields and fields[0] == device:
                 raise Refused(f"{device} is mounted at {fields[1]}; it is in use")
+    options = ["rw", *BASE_OPTIONS[1:], *EXPORT_OPTIONS[fs_type]]
+    name = "station-audit-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json"
     target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    target.mkdir(mode=0o755)
+    target.mkdir(mode=0o700)
     try:
         _must(["blockdev", "--setrw", device], f"making {device} writable")
         _must(["mount", "-t", fs_type, "-o", ",".join(options), device, str(target)],
               f"mounting {device}")
-    except Refused:
+        try:
+            fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _must(["sync", "-f", str(target / name)], f"flushing {device}")
+        finally:
+            _must(["umount", str(target)], f"unmounting {device}")
+    finally:
         _run(["blockdev", "--setro", device])
         target.rmdir()
-        raise
-
-
-def unmount_export(target: Path) -> None:
-    """Flush, unmount (never lazily: the data must be on the stick), set read-only again."""
-    device = None
-    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
-        for line in mounts:
-            fields = line.split()
-            if len(fields) > 1 and fields[1] == str(target):
-                device = fields[0]
-    if device is not None:
-        _must(["sync", "-f", str(target)], f"flushing {target}")
-        _must(["umount", str(target)], f"unmounting {target}")
-        _run(["blockdev", "--setro", device])
-    if target.is_dir():
-        target.rmdir()
+    return name
 
 
 def sign(payload_type: str, home: Path, signer_dir: Path) -> int:
@@ -239,15 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args[1], options.get("--home", STATION_HOME),
                 options.get("--signer-dir", SIGNER_DIR),
             )
-        if len(args) == 4 and args[0] == "mount-export":
+        if len(args) == 3 and args[0] == "write-export":
+            from station.signing import MAX_PAYLOAD_BYTES
+
             device = check_device(args[1], require_usb=_via_sudo())
-            owner = None
-            if _via_sudo():
-                owner = (int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", "0")))
-            mount_export(device, args[2], check_mount_point(args[3], export_base), owner)
-            return 0
-        if len(args) == 2 and args[0] == "unmount-export":
-            unmount_export(check_mount_point(args[1], export_base))
+            target = check_mount_point(Path(device).name, export_base)
+            data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+            signer_dir = options.get("--signer-dir", SIGNER_DIR)
+            print(write_export(device, args[2], target, data, signer_dir))
             return 0
         if len(args) == 4 and args[0] == "mount":
             device = check_device(args[1], require_usb=_via_sudo())
@@ -265,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(
         "usage: station-media-helper [--base DIR] mount DEVICE FSTYPE NAME | unmount NAME"
-        " | sign TYPE | mount-export DEVICE FSTYPE NAME | unmount-export NAME",
+        " | sign TYPE | write-export DEVICE FSTYPE",
         file=sys.stderr,
     )
     return 2

@@ -1,6 +1,7 @@
 """The audit export written onto a real stick (an ext4 image on a loop device): released
 from the kiosk's read-only mount, mounted read-write by the helper's own operation, written,
-synced, unmounted, set read-only again, audited; the file verifies offline."""
+synced, unmounted, set read-only again, audited; the file verifies offline. The helper
+writes nothing but an export signed by this station."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_export_to_a_stick_the_kiosk_had_mounted_read_only(
     run("mkfs.ext4", "-q", "-F", "-L", "EXPORT", str(image), "8M")
     media_base, export_base = tmp_path / "media", tmp_path / "export"
     helper = [sys.executable, "-I", "-m", "station.media.helper", "--base", str(media_base),
-              "--export-base", str(export_base)]
+              "--export-base", str(export_base), "--signer-dir", str(keyed.signer_dir)]
     with attached(image) as device:
         info = DeviceInfo(device=device, bus="usb", fs_type="ext4", label="EXPORT")
         Mounter(base=media_base).open(info)  # the kiosk saw the stick and mounted it ro
@@ -49,8 +50,9 @@ def test_export_to_a_stick_the_kiosk_had_mounted_read_only(
         name = export_to_media(
             info, log=station.audit, home=keyed.home, signer=station.signer, admin="admin",
             since=date(2000, 1, 1), signer_dir=keyed.signer_dir, helper=helper,
-            export_base=export_base, media_base=media_base,
+            media_base=media_base,
         )
+        assert not (export_base / Path(device).name).exists()  # no mount point left
         assert existing_mounts(device) == []  # unmounted again...
         assert run("blockdev", "--getro", device) == "1"  # ...and read-only again
         check = tmp_path / "check"
@@ -87,8 +89,7 @@ def test_a_stick_mounted_elsewhere_is_refused_and_the_refusal_audited(
                 export_to_media(
                     DeviceInfo(device=device, fs_type="ext4"), log=station.audit,
                     home=keyed.home, signer=station.signer, admin="admin",
-                    since=date(2000, 1, 1), export_base=tmp_path / "export",
-                    media_base=tmp_path / "media",
+                    since=date(2000, 1, 1), media_base=tmp_path / "media",
                     helper=[sys.executable, "-I", "-m", "station.media.helper",
                             "--export-base", str(tmp_path / "export")],
                 )
@@ -96,3 +97,21 @@ def test_a_stick_mounted_elsewhere_is_refused_and_the_refusal_audited(
             subprocess.run(["umount", str(elsewhere)], check=False)
     failed = station.audit.intact_records()[-1]
     assert failed["event"] == "audit-export-failed" and "mounted at" in failed["reason"]
+
+
+def test_the_helper_writes_only_a_signed_export(tmp_path: Path, signer: Signer) -> None:
+    keyed = keyed_home(tmp_path, signer)
+    image = tmp_path / "export.img"
+    run("mkfs.ext4", "-q", "-F", str(image), "8M")
+    with attached(image) as device:
+        result = subprocess.run(
+            [sys.executable, "-I", "-m", "station.media.helper", "--export-base",
+             str(tmp_path / "export"), "--signer-dir", str(keyed.signer_dir),
+             "write-export", device, "ext4"],
+            input=b'{"payloadType": "text/plain", "payload": "aGk=", "signatures": '
+                  b'[{"keyid": "", "sig": "AAAA"}]}',
+            capture_output=True, check=False,
+        )
+        assert result.returncode == 1
+        assert b"only an audit export signed by this station" in result.stderr
+        assert existing_mounts(device) == []
