@@ -644,8 +644,8 @@ class AuditLog:
         `since`/`until` are inclusive; a date means the whole UTC day. `digest` matches the
         `digest` field by prefix, with or without `sha256:`.
         """
-        low = _as_instant(since, end=False) if since is not None else None
-        high = _as_instant(until, end=True) if until is not None else None
+        low = as_instant(since, end=False) if since is not None else None
+        high = as_instant(until, end=True) if until is not None else None
         want = None
         if digest is not None:
             want = digest.lower().removeprefix("sha256:")
@@ -742,7 +742,8 @@ def _chain_problem(
     return None
 
 
-def _as_instant(value: datetime | date, *, end: bool) -> datetime:
+def as_instant(value: datetime | date, *, end: bool) -> datetime:
+    """A time as an aware UTC instant; a date is its first (or with `end`, last) moment."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if end:

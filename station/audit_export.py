@@ -18,8 +18,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from station.audit import CHECKPOINT_EVENT, GENESIS, AuditLog, record_hash
-from station.checkpoints import _checkpoint_problem
+from station.audit import CHECKPOINT_EVENT, GENESIS, AuditLog, as_instant, record_hash
+from station.checkpoints import checkpoint_problem
 from station.receipts import RECEIPTS_DIR, check_receipt
 from station.signer_checks import EXPORT_TYPE, anchor_path
 from station.signing import (
@@ -32,14 +32,6 @@ from station.signing import (
 )
 
 
-def _instant(value: date | datetime, *, end: bool) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if end:
-        return datetime(value.year, value.month, value.day, 23, 59, 59, 999999, tzinfo=UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-
 def build_export(
     log: AuditLog,
     home: Path,
@@ -50,8 +42,8 @@ def build_export(
     signer_dir: Path | None = None,
 ) -> Envelope:
     """The signed export of [since, until]; SigningError if the signer refuses."""
-    low = _instant(since, end=False)
-    high = _instant(until, end=True) if until is not None else None
+    low = as_instant(since, end=False)
+    high = as_instant(until, end=True) if until is not None else None
     records = log.intact_records()
     inside = [
         n for n, r in enumerate(records)
@@ -144,7 +136,7 @@ def check_export(envelope: Envelope, key: Ed25519PublicKey) -> ExportCheck:
     checkpoints = 0
     for record in records:
         if record["event"] == CHECKPOINT_EVENT:
-            found = _checkpoint_problem(record, _with_outside(by_seq, record), key)
+            found = checkpoint_problem(record, _with_outside(by_seq, record), key)
             if found:
                 return replace(base, reason=found)
             checkpoints += 1

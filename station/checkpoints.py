@@ -182,7 +182,7 @@ def prove(log: AuditLog, key: Ed25519PublicKey, anchors: Sequence[Anchor] = ()) 
     for line, record in numbered:
         if record["event"] != CHECKPOINT_EVENT:
             continue
-        problem = _checkpoint_problem(record, by_seq, key)
+        problem = checkpoint_problem(record, by_seq, key)
         if problem:
             return Proof(False, total, valid, reach, reach_at, problem=problem, line=line)
         valid += 1
@@ -209,9 +209,10 @@ def _payload_time(record: dict[str, Any]) -> str | None:
     return time if isinstance(time, str) else None
 
 
-def _checkpoint_problem(
+def checkpoint_problem(
     record: dict[str, Any], by_seq: dict[int, dict[str, Any]], key: Ed25519PublicKey
 ) -> str | None:
+    """Why a checkpoint record is not genuine or no longer matches `by_seq`; None if sound."""
     try:
         envelope = Envelope.from_json(record.get("envelope"))
         genuine = verify_envelope(envelope, key)
