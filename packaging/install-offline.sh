@@ -91,6 +91,10 @@ fi
 
 systemd-sysusers /etc/sysusers.d/station.conf
 systemd-tmpfiles --create /etc/tmpfiles.d/station.conf
+if [ "$files_only" -eq 0 ]; then
+    # The station's own signing key (kept if it exists): write down the fingerprint it prints.
+    /opt/station/venv/bin/station --home /var/lib/station keys station-init
+fi
 udevadm control --reload
 udevadm trigger --subsystem-match=block --action=change
 systemctl daemon-reload

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     minisign gnupg skopeo docker.io docker-registry umockdev gir1.2-umockdev-1.0 python3-gi
     tmux fusefat mtools e2fsprogs openssl openssh-client udev systemd util-linux mount sudo
+    rsyslog
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -5,8 +5,10 @@ operators and import targets. The CLI and the kiosk app both start from `Station
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -20,6 +22,11 @@ from station.media.events import DeviceInfo
 from station.verify.policy import Policy
 from station.verify.trust import TrustedKey, TrustStore
 from station.workflow import Transfer
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from station.signing import StationSigner
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,19 @@ class Station:
         audit: AuditLog,
         approvals: ApprovalBook,
         policy: Policy | None = None,
+        signer: StationSigner | None = None,
+        station_key: Ed25519PublicKey | None = None,
     ) -> None:
         self.config = config
         self.trust = trust
         self.audit = audit
         self.approvals = approvals
         self.policy = policy or Policy()
+        # The station identity (issue 15): None when `station keys station-init` was not run.
+        self.signer = signer
+        self.station_key = station_key
+        # Scan findings for a transfer's receipt, once scanning exists (None: no findings).
+        self.scan_findings: Callable[[Transfer], Mapping[str, Any] | None] | None = None
 
     @classmethod
     def open(cls, home: str | Path | None = None) -> Station:
@@ -88,11 +102,25 @@ class Station:
                 hint="run as the station user, or pass --home DIR",
             ) from exc
         leftovers = clean_staging(config.staging_dir)
-        audit = AuditLog.from_config(config)
-        audit.append("station-started", home=str(config.home), staging_cleaned=leftovers)
+        signer, station_key, checkpointer = _identity(config)
+        audit = AuditLog.from_config(config, checkpointer)
+        # A crash (or a full disk) may have cut the log's last write: close it first, so
+        # what was recovered is on record, and known to the kiosk and the CLI, before anything.
+        recovered = audit.recover()
+        audit.append(
+            "station-started",
+            home=str(config.home),
+            staging_cleaned=leftovers,
+            audit_recovered=recovered["seq"] if recovered else None,
+            station_key=_fingerprint(station_key),
+        )
+        audit.checkpoint()  # with a station key: the log's extent, signed, from the start
         trust = TrustStore.load(config.trust_dir)
         approvals = ApprovalBook.from_config(config, audit=audit)
-        return cls(config, trust, audit, approvals, Policy.from_config(config))
+        return cls(
+            config, trust, audit, approvals, Policy.from_config(config),
+            signer=signer, station_key=station_key,
+        )
 
     def reload_trust(self) -> None:
         self.trust = TrustStore.load(self.config.trust_dir)
@@ -163,11 +191,46 @@ class Station:
             policy=self.policy,
             on_imported=self._imported,
             device=device,
+            on_finished=self._finished if self.signer is not None else None,
+        )
+
+    def _finished(self, transfer: Transfer) -> None:
+        """Receipt hook (issue 15): the signed receipt and a checkpoint for every transfer."""
+        from station.receipts import record_receipt
+
+        assert self.signer is not None and self.station_key is not None  # noqa: S101
+        findings = self.scan_findings(transfer) if self.scan_findings is not None else None
+        record_receipt(
+            transfer, signer=self.signer, public_key=self.station_key, audit=self.audit,
+            home=self.config.home, findings=findings,
         )
 
     def _imported(self, bundle: Bundle) -> None:
         """Rollback protection: remember the channel's sequence just imported."""
         self.policy.record_import(bundle)
+
+
+def _identity(
+    config: StationConfig,
+) -> tuple[StationSigner | None, Ed25519PublicKey | None, Any]:
+    """The signer, public key and checkpointer when the home has `station.pub`, else Nones."""
+    from station.signing import PUBLIC_NAME
+
+    if not (config.home / PUBLIC_NAME).exists():
+        return None, None, None
+    from station.checkpoints import SignedCheckpoints, audit_settings
+    from station.signing import load_public_key, make_signer
+
+    settings = audit_settings(config)
+    key = load_public_key(config.home / PUBLIC_NAME)
+    signer = make_signer(config.home, settings.signer_dir)
+    return signer, key, SignedCheckpoints(signer, settings.checkpoint_every)
+
+
+def _fingerprint(key: Ed25519PublicKey | None) -> str | None:
+    from station.signing import fingerprint
+
+    return fingerprint(key) if key is not None else None
 
 
 def clean_staging(staging: Path) -> int:

@@ -79,6 +79,7 @@ class Transfer:
         policy: PolicyRules,
         on_imported: Callable[[Bundle], None] | None = None,
         device: DeviceInfo | None = None,
+        on_finished: Callable[[Transfer], None] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.media_root = media_root
@@ -89,6 +90,10 @@ class Transfer:
         self.approval_book = approvals
         self.policy = policy
         self.on_imported = on_imported
+        # --- receipt hook (issue 15): called once, after the move into done, rejected or
+        # aborted is on record and before listeners hear of it; it may add to `message`.
+        self.on_finished = on_finished
+        self._finish_reported = False
         self.state = TransferState.INSERTED
         self.bundle: Bundle | None = None
         self.verification: Verification | None = None
@@ -123,7 +128,11 @@ class Transfer:
             )
             self.state = state
             self.message = message
-        event = TransferEvent(self.id, state, message)
+            report_finish = state in FINAL_STATES and not self._finish_reported
+            self._finish_reported = self._finish_reported or report_finish
+        if report_finish and self.on_finished is not None:  # receipt hook (issue 15)
+            self.on_finished(self)
+        event = TransferEvent(self.id, state, self.message)
         for listener in list(self._listeners):
             listener(event)
 

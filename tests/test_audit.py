@@ -117,7 +117,10 @@ def test_torn_last_line_is_reported_not_tampering_and_recovered(tmp_path: Path) 
     check = log.verify()
     assert check.ok and check.records == 5 and check.recovered == (4,) and not check.torn
     recovered = json.loads(_lines(log)[4])
-    assert recovered["event"] == "audit-recovered" and recovered["torn_bytes"] == len(torn)
+    # The region it names is the bytes as they stand in the file: the torn ones and the NUL
+    # the station ended the torn line with (so a bare newline after damage means an edit).
+    assert recovered["event"] == "audit-recovered" and recovered["torn_bytes"] == len(torn) + 1
+    assert _lines(log)[3] == torn + b"\0\n"
 
 
 def test_nul_padding_after_a_crash_counts_as_torn(tmp_path: Path) -> None:
@@ -190,3 +193,66 @@ def test_each_record_is_forwarded(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.log", forward=sent.append)
     record = log.append("login", actor="alice")
     assert [json.loads(line) for line in sent] == [record]
+
+
+def test_reasons_tell_deletion_reordering_and_insertion_apart(tmp_path: Path) -> None:
+    log = _log(tmp_path, 6)
+    original = _lines(log)
+
+    def check_of(lines: list[bytes]) -> tuple[int | None, str]:
+        log.path.write_bytes(b"".join(lines))
+        check = log.verify()
+        assert not check.ok
+        return check.broken_at, check.reason or ""
+
+    swapped = list(original)
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    line, reason = check_of(swapped)
+    assert line == 2 and "reordered" in reason and "line 3" in reason
+
+    moved = [original[0], *original[2:], original[1]]  # record 2 moved to the end
+    line, reason = check_of(moved)
+    assert line == 2 and "reordered" in reason and "line 6" in reason
+
+    line, reason = check_of([original[0], original[3], *original[4:]])
+    assert line == 2 and "deleted" in reason and "seq 2-3" in reason
+
+    copied = [*original[:3], original[1], *original[3:]]
+    line, reason = check_of(copied)
+    assert line == 4 and "inserted" in reason and "copy of line 2" in reason
+
+    line, reason = check_of([original[2], original[0], original[1], *original[3:]])
+    assert line == 1 and "deleted" not in reason  # seq 3 first: 1 and 2 come later
+    assert "reordered" in reason
+
+
+def test_a_record_rewritten_with_a_recomputed_hash_is_named_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path, 4)
+    lines = _lines(log)
+    record = json.loads(lines[1])
+    record["actor"] = "eve"
+    record["hash"] = record_hash(record)
+    lines[1] = json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    log.path.write_bytes(b"".join(lines))
+    check = log.verify()
+    assert not check.ok and check.broken_at == 3
+    assert "line 2" in (check.reason or "") and "recomputed hash" in (check.reason or "")
+
+
+def test_a_bare_newline_after_a_damaged_last_line_is_an_edit_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path, 2)
+    full = log.path.read_bytes()
+    log.path.write_bytes(full + b'{"actor":"op1","dig\n')
+    check = log.verify()
+    assert not check.ok and check.broken_at == 3
+    with pytest.raises(AuditError, match="no crash explains"):
+        log.append("abort")
+    # The same bytes ended by the station's own NUL + newline: a recovery cut short.
+    log.path.write_bytes(full + b'{"actor":"op1","dig\0\n')
+    assert log.verify().torn
+    log.append("abort")
+    assert log.verify().ok

@@ -1,4 +1,4 @@
-"""`station audit verify|show`: check the hash chain, read the trail back with filters.
+"""`station audit verify|show|export|verify-export`: the chain, the signed proof, the trail.
 
 `verify` exits 0 when every full record is intact and chained (a torn final line from a crash
 is reported, not counted as tampering), 1 when the chain is broken, naming the first line that
@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from station.audit import AuditLog
@@ -41,7 +42,44 @@ def register(subparsers: Any) -> None:
         "line is named; 2: the log cannot be read.",
     )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.add_argument(
+        "--station-key", metavar="PUB",
+        help="also check the signed checkpoints with the station's public key (station.pub): "
+        "finds truncation, emptying, a deleted last line, a chain rewritten with recomputed "
+        "hashes and forged checkpoints; says how far back the signed proof reaches",
+    )
+    verify.add_argument(
+        "--anchor", metavar="FILE", action="append", default=[],
+        help="a signed checkpoint or receipt kept elsewhere that the log must still hold "
+        "(repeatable; default: the signer's latest checkpoint, <signer dir>/checkpoint.json)",
+    )
     verify.set_defaults(func=run_verify)
+
+    export = actions.add_parser(
+        "export",
+        help="write the records, receipts and checkpoints of a period as one signed file",
+        description="Write the records from DATE on (to --until), the receipts of transfers "
+        "that ended then and the checkpoints, as one DSSE envelope signed by the station key. "
+        "Exit 0 written; 2 when it cannot be signed or written.",
+    )
+    export.add_argument("out", metavar="OUT", help="the file to write (not overwritten)")
+    export.add_argument("--since", metavar="DATE", required=True,
+                        help="from this UTC date or ISO time on")
+    export.add_argument("--until", metavar="DATE", help="up to this UTC date (whole day) or time")
+    export.set_defaults(func=run_export)
+
+    check = actions.add_parser(
+        "verify-export",
+        help="check an audit export offline with the station key (exit 0, 1 or 2)",
+        description="Check an export from `station audit export` with the station's public "
+        "key only: its signature, the chain of its records, its checkpoints and receipts. "
+        "Exit 0 valid, 1 invalid, 2 the file or key cannot be read.",
+    )
+    check.add_argument("file", metavar="FILE")
+    check.add_argument("--station-key", metavar="PUB", required=True,
+                       help="the station's public key (station.pub, PEM)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(func=run_verify_export)
 
     show = actions.add_parser(
         "show",
@@ -70,26 +108,99 @@ def run_verify(args: argparse.Namespace) -> int:
             "log means it was removed",
         )
     check = log.verify()
+    proof = _prove(args, log) if args.station_key and check.ok else None
+    ok = check.ok and (proof is None or proof.ok)
     if args.json:
+        doc: dict[str, Any] = {
+            "ok": ok,
+            "path": str(log.path),
+            "records": check.records,
+            "broken_at": check.broken_at,
+            "reason": check.reason,
+            "torn": check.torn,
+            "torn_bytes": check.torn_bytes,
+            "recovered": list(check.recovered),
+            "head": check.head,
+        }
+        if args.station_key:
+            doc["proof"] = proof.to_json() if proof is not None else None
+        print(json.dumps(doc, indent=2))
+    else:
+        stream = sys.stdout if ok else sys.stderr
+        print(f"{log.path}: {check.describe()}", file=stream)
+        if proof is not None:
+            print(f"{log.path}: {proof.describe()}", file=stream)
+    return EXIT_OK if ok else EXIT_REJECTED
+
+
+def _prove(args: argparse.Namespace, log: AuditLog) -> Any:
+    from station.checkpoints import audit_settings, prove, read_anchor
+    from station.signer_checks import anchor_path
+    from station.signing import load_public_key
+
+    key = load_public_key(Path(args.station_key))
+    files = [Path(p) for p in args.anchor]
+    if not files:
+        default = anchor_path(audit_settings(StationConfig.load(args.home)).signer_dir)
+        if default.is_file():
+            files.append(default)
+    return prove(log, key, [read_anchor(path, key) for path in files])
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from station.audit_export import build_export
+    from station.checkpoints import audit_settings
+    from station.signing import PUBLIC_NAME, make_signer
+
+    config = StationConfig.load(args.home)
+    out = Path(args.out)
+    if out.exists():
+        raise UsageError(f"{out} exists already", hint="name a new file")
+    if not (config.home / PUBLIC_NAME).exists():
+        raise StationError(
+            "this station has no signing key: an export could not be checked",
+            hint="run `station keys station-init` as root first",
+        )
+    settings = audit_settings(config)
+    since = _when(args.since, "--since")
+    assert since is not None  # noqa: S101 - required argument
+    envelope = build_export(
+        _log(args), config.home, make_signer(config.home, settings.signer_dir),
+        since=since, until=_when(args.until, "--until"), signer_dir=settings.signer_dir,
+    )
+    try:
+        out.write_bytes(envelope.to_bytes())
+    except OSError as exc:
+        raise StationError(f"cannot write {out}: {exc.strerror}") from exc
+    doc = envelope.payload_json()
+    print(
+        f"{out}: {len(doc['records'])} records, {len(doc['receipts'])} receipts, "
+        f"{len(doc['checkpoints'])} checkpoints, signed by the station key"
+    )
+    return EXIT_OK
+
+
+def run_verify_export(args: argparse.Namespace) -> int:
+    from station.audit_export import check_export
+    from station.signing import Envelope, load_public_key
+
+    path = Path(args.file)
+    key = load_public_key(Path(args.station_key))
+    try:
+        envelope = Envelope.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise StationError(f"cannot read {path}: {exc.strerror}") from exc
+    check = check_export(envelope, key)
+    if args.json:
+        print(json.dumps(check.to_json(path), indent=2))
+    elif check.ok:
         print(
-            json.dumps(
-                {
-                    "ok": check.ok,
-                    "path": str(log.path),
-                    "records": check.records,
-                    "broken_at": check.broken_at,
-                    "reason": check.reason,
-                    "torn": check.torn,
-                    "torn_bytes": check.torn_bytes,
-                    "recovered": list(check.recovered),
-                    "head": check.head,
-                },
-                indent=2,
-            )
+            f"{path}: valid: records seq {check.first_seq}-{check.last_seq} "
+            f"({check.since} to {check.until or 'export time'}), {check.receipts} receipts, "
+            f"{check.checkpoints} checkpoints; {check.reason}"
         )
     else:
-        stream = sys.stdout if check.ok else sys.stderr
-        print(f"{log.path}: {check.describe()}", file=stream)
+        print(f"{path}: INVALID: {check.reason}", file=sys.stderr)
     return EXIT_OK if check.ok else EXIT_REJECTED
 
 

@@ -52,6 +52,23 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=run_list)
 
+    init = actions.add_parser(
+        "station-init",
+        help="make the station's own Ed25519 signing key (as root, at installation)",
+        description="Make the station's identity: an Ed25519 key whose private part only root "
+        "can read (SIGNER_DIR/station.key, mode 0600), its public part written to "
+        "<home>/station.pub (PEM). Prints the fingerprint for the site's records. An existing "
+        "key is kept (station.pub is written again from it). Exit 0; 2 when not root or the "
+        "files cannot be written.",
+    )
+    init.add_argument(
+        "--signer-dir",
+        metavar="DIR",
+        help="where the private key and the signed checkpoints live "
+        "(default: [audit] signer_dir, else /var/lib/station-signer)",
+    )
+    init.set_defaults(func=run_station_init)
+
 
 def run_generate(args: argparse.Namespace) -> int:
     secret_path, public_path = minisign_keys.generate_keypair(args.name, Path(args.dir))
@@ -59,6 +76,33 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"secret key:  {secret_path} (not encrypted; keep it with the signer, off the station)")
     print(f"public key:  {public_path} (copy it into the station's trust folder)")
     print(f"fingerprint: {key.public_key.fingerprint}")
+    return EXIT_OK
+
+
+def run_station_init(args: argparse.Namespace) -> int:
+    import os
+
+    from station.checkpoints import audit_settings
+    from station.errors import UsageError
+    from station.signing import PUBLIC_NAME, SignerPaths, generate_station_key
+    from station.signing import fingerprint as key_fingerprint
+
+    if os.geteuid() != 0:
+        raise UsageError(
+            "station keys station-init must run as root: only root may read the private key",
+            hint="run it with sudo at installation (packaging/install-offline.sh does)",
+        )
+    config = load_config(args)
+    signer_dir = Path(args.signer_dir) if args.signer_dir else audit_settings(config).signer_dir
+    paths = SignerPaths(config.home, signer_dir)
+    try:
+        public, made = generate_station_key(paths)
+    except OSError as exc:
+        raise UsageError(f"cannot write the station key: {exc.strerror}: {exc.filename}") from exc
+    what = "made" if made else "kept (it existed already)"
+    print(f"private key: {paths.key} ({what}; root only, mode 0600)")
+    print(f"public key:  {config.home / PUBLIC_NAME} (PEM; give it to the auditors)")
+    print(f"fingerprint: {group_fingerprint(key_fingerprint(public))}")
     return EXIT_OK
 
 

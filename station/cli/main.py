@@ -32,6 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "import": "station.cli.importing",
     "scan": "station.cli.scan",
     "vulndb": "station.cli.vulndb",
+    "receipt": "station.cli.receipt",
 }
 
 

@@ -10,6 +10,18 @@ from the caller: `ro,nosuid,nodev,noexec` (+`noload` for ext3/4, `norecovery` fo
     station-media-helper mount DEVICE FSTYPE NAME
     station-media-helper unmount NAME
 
+Two more operations, each separate and explicit (issue 15; docs/audit.md):
+
+    station-media-helper sign TYPE < PAYLOAD                # DSSE envelope on stdout
+    station-media-helper write-export DEVICE FSTYPE < EXPORT  # the file name on stdout
+
+`sign` signs with the station key only the station's own payload types, after the checks in
+`station.signer_checks` (the log it vouches for is read here, as root). `write-export` is
+the one time the station writes to media: it writes one audit export signed by this station
+onto a stick the admin inserted for it (mounted `rw,nosuid,nodev,noexec` under
+/run/station/export only for that write, then synced, unmounted and set read-only again);
+it refuses a device mounted anywhere, so a transfer's media is never made writable.
+
 Exit codes: 0 done, 1 refused or failed (reason on stderr), 2 usage.
 """
 
@@ -24,6 +36,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 MEDIA_BASE = Path("/run/station/media")
+EXPORT_BASE = Path("/run/station/export")
+STATION_HOME = Path("/var/lib/station")  # the kiosk's home (packaging/systemd)
+SIGNER_DIR = Path("/var/lib/station-signer")
+EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "ext2": (), "ext3": (), "ext4": (), "xfs": (), "vfat": ("utf8",), "exfat": (),
+}
 SAFE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 BASE_OPTIONS = ("ro", "nosuid", "nodev", "noexec")
 FS_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -137,17 +155,116 @@ def unmount(target: Path) -> None:
         target.rmdir()
 
 
+def write_export(device: str, fs_type: str, target: Path, data: bytes, signer_dir: Path) -> str:
+    """Mount read-write, write one signed audit export, sync, unmount, set read-only again.
+
+    Only an export envelope signed by this station's key is written (so the helper cannot be
+    used to put arbitrary files on sticks), under a name the helper chooses, never
+    overwriting. The kiosk never holds a writable mount: everything happens here, as root.
+    """
+    from datetime import UTC, datetime
+
+    from station.errors import StationError
+    from station.signing import (
+        EXPORT_PAYLOAD,
+        KEY_NAME,
+        Envelope,
+        load_private_key,
+        verify_envelope,
+    )
+
+    if fs_type not in EXPORT_OPTIONS:
+        raise Refused(f"an export cannot be written to {fs_type!r}")
+    try:
+        envelope = Envelope.from_bytes(data)
+        public = load_private_key(signer_dir / KEY_NAME).public_key()
+    except StationError as exc:
+        raise Refused(exc.message) from exc
+    if envelope.payload_type != EXPORT_PAYLOAD or not verify_envelope(envelope, public):
+        raise Refused("only an audit export signed by this station is written to media")
+    with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if fields and fields[0] == device:
+                raise Refused(f"{device} is mounted at {fields[1]}; it is in use")
+    options = ["rw", *BASE_OPTIONS[1:], *EXPORT_OPTIONS[fs_type]]
+    name = "station-audit-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json"
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    target.mkdir(mode=0o700)
+    try:
+        _must(["blockdev", "--setrw", device], f"making {device} writable")
+        _must(["mount", "-t", fs_type, "-o", ",".join(options), device, str(target)],
+              f"mounting {device}")
+        try:
+            fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _must(["sync", "-f", str(target / name)], f"flushing {device}")
+        finally:
+            _must(["umount", str(target)], f"unmounting {device}")
+    finally:
+        _run(["blockdev", "--setro", device])
+        target.rmdir()
+    return name
+
+
+def sign(payload_type: str, home: Path, signer_dir: Path) -> int:
+    """Sign stdin as `payload_type` after the signer's checks; the envelope goes to stdout."""
+    from station.errors import StationError
+    from station.signer_checks import check_and_sign
+    from station.signing import MAX_PAYLOAD_BYTES, SignerPaths
+
+    payload = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+    try:
+        envelope = check_and_sign(payload_type, payload, SignerPaths(home, signer_dir))
+    except StationError as exc:
+        print(f"station-media-helper: {exc.message}", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(envelope.to_bytes())
+    return 0
+
+
+def _root_only_options(args: list[str]) -> tuple[dict[str, Path], list[str]] | None:
+    """`--base`, `--export-base`, `--home`, `--signer-dir` DIR: direct root use only."""
+    chosen: dict[str, Path] = {}
+    names = ("--base", "--export-base", "--home", "--signer-dir")
+    while args[:1] and args[0] in names and len(args) > 1:
+        if _via_sudo() or os.geteuid() != 0:
+            print(f"station-media-helper: {args[0]} is for direct root use only", file=sys.stderr)
+            return None
+        chosen[args[0]] = Path(args[1])
+        args = args[2:]
+    return chosen, args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `station-media-helper`; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    base = MEDIA_BASE
-    if args[:1] == ["--base"] and len(args) > 1:
-        if _via_sudo() or os.geteuid() != 0:
-            print("station-media-helper: --base is for direct root use only", file=sys.stderr)
-            return 2
-        base = Path(args[1])
-        args = args[2:]
+    parsed = _root_only_options(list(sys.argv[1:] if argv is None else argv))
+    if parsed is None:
+        return 2
+    options, args = parsed
+    base = options.get("--base", MEDIA_BASE)
+    export_base = options.get("--export-base", EXPORT_BASE)
     try:
+        if len(args) == 2 and args[0] == "sign":
+            return sign(
+                args[1], options.get("--home", STATION_HOME),
+                options.get("--signer-dir", SIGNER_DIR),
+            )
+        if len(args) == 3 and args[0] == "write-export":
+            from station.signing import MAX_PAYLOAD_BYTES
+
+            device = check_device(args[1], require_usb=_via_sudo())
+            target = check_mount_point(Path(device).name, export_base)
+            data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+            signer_dir = options.get("--signer-dir", SIGNER_DIR)
+            print(write_export(device, args[2], target, data, signer_dir))
+            return 0
         if len(args) == 4 and args[0] == "mount":
             device = check_device(args[1], require_usb=_via_sudo())
             target = check_mount_point(args[3], base)
@@ -163,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"station-media-helper: {exc}", file=sys.stderr)
         return 1
     print(
-        "usage: station-media-helper [--base DIR] mount DEVICE FSTYPE NAME | unmount NAME",
+        "usage: station-media-helper [--base DIR] mount DEVICE FSTYPE NAME | unmount NAME"
+        " | sign TYPE | write-export DEVICE FSTYPE",
         file=sys.stderr,
     )
     return 2

@@ -81,6 +81,7 @@ class AdminScreen(StepScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "audit", "Audit log"),
+        Binding("e", "audit_export", "Audit export to USB"),  # issue 15
         Binding("q", "quit_station", "Quit the station"),
         Binding("escape", "back", "Back"),
     ]
@@ -110,6 +111,11 @@ class AdminScreen(StepScreen):
 
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen())
+
+    def action_audit_export(self) -> None:
+        from tui.screens.audit_export import AuditExportScreen
+
+        self.app.push_screen(AuditExportScreen(self.admin))
 
     def action_back(self) -> None:
         self.app.pop_screen()
