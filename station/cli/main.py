@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "station.cli.audit",
     "operators": "station.cli.operators",
     "import": "station.cli.importing",
+    "malware": "station.cli.malware",
 }
 
 
