@@ -75,6 +75,15 @@ put 0644 systemd/station-kiosk.service /etc/systemd/system/station-kiosk.service
 put 0644 sysusers/station.conf /etc/sysusers.d/station.conf
 put 0644 tmpfiles/station.conf /etc/tmpfiles.d/station.conf
 put 0644 README.md /opt/station/share/README.md
+# Malware scanning with Debian's clamav-daemon on the station's databases (docs/malware.md).
+put 0644 clamav/station-clamd.conf /etc/clamav/station-clamd.conf
+put 0644 clamav/clamav-daemon.service.d/station.conf \
+    /etc/systemd/system/clamav-daemon.service.d/station.conf
+put 0644 clamav/clamav-daemon.socket.d/station.conf \
+    /etc/systemd/system/clamav-daemon.socket.d/station.conf
+put 0644 clamav/station-kiosk.service.d/clamav.conf \
+    /etc/systemd/system/station-kiosk.service.d/clamav.conf
+put 0644 clamav/tmpfiles-station-clamav.conf /etc/tmpfiles.d/station-clamav.conf
 if command -v visudo >/dev/null; then
     visudo -cqf "$here/sudoers/station-media" || {
         echo "install-offline: the sudoers rule does not parse; nothing installed for sudo" >&2
@@ -94,6 +103,12 @@ systemd-tmpfiles --create /etc/tmpfiles.d/station.conf
 if [ "$files_only" -eq 0 ]; then
     # The station's own signing key (kept if it exists): write down the fingerprint it prints.
     /opt/station/venv/bin/station --home /var/lib/station keys station-init
+fi
+if getent group clamav >/dev/null; then
+    systemd-tmpfiles --create /etc/tmpfiles.d/station-clamav.conf
+    systemctl disable --now clamav-freshclam.service 2>/dev/null || true  # offline: no updates
+else
+    say "clamav-daemon is not installed: malware scanning stays off until it is"
 fi
 udevadm control --reload
 udevadm trigger --subsystem-match=block --action=change

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (idempotent), then runs lint, types and the whole suite.
-# Real components (minisign, gpg, skopeo, dockerd, docker-registry, umockdev, tmux) come from
+# Real components (minisign, gpg, skopeo, dockerd, docker-registry, umockdev, tmux, clamd) come from
 # Debian; the tests start the servers they use themselves. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ APT_PACKAGES=(
     minisign gnupg skopeo docker.io docker-registry umockdev gir1.2-umockdev-1.0 python3-gi
     tmux fusefat mtools e2fsprogs openssl openssh-client udev systemd util-linux mount sudo
     rsyslog
+    clamav-daemon clamdscan clamav
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

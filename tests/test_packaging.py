@@ -6,6 +6,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -151,12 +152,19 @@ def test_offline_installer_fills_an_image_that_systemd_turns_into_user_and_folde
     assert stat.S_IMODE(sudoers.stat().st_mode) == 0o440
     for path in ("etc/udev/rules.d/90-station-media.rules",
                  "etc/systemd/system/station-kiosk.service",
-                 "opt/station/share/README.md"):
+                 "opt/station/share/README.md",
+                 "etc/clamav/station-clamd.conf",
+                 "etc/systemd/system/clamav-daemon.service.d/station.conf",
+                 "etc/systemd/system/clamav-daemon.socket.d/station.conf",
+                 "etc/systemd/system/station-kiosk.service.d/clamav.conf",
+                 "etc/tmpfiles.d/station-clamav.conf"):
         assert (image / path).is_file(), path
 
     # What systemd does at the image's first boot, done now with --root.
     subprocess.run([_need("systemd-sysusers"), f"--root={image}"], check=True,
                    capture_output=True)
+    with open(image / "etc/group", "a") as groups:  # Debian's clamav-base creates it
+        groups.write("clamav:x:990:\n")
     assert "kiosk:x:" in (image / "etc/passwd").read_text()
     assert ":/usr/sbin/nologin" in (image / "etc/passwd").read_text()
     subprocess.run([_need("systemd-tmpfiles"), f"--root={image}", "--create",
@@ -164,6 +172,8 @@ def test_offline_installer_fills_an_image_that_systemd_turns_into_user_and_folde
                    capture_output=True)
     home = (image / "var/lib/station").stat()
     assert stat.S_IMODE(home.st_mode) == 0o750
+    databases = (image / "var/lib/station/clamav-db").stat()  # kiosk writes, clamd reads
+    assert stat.S_IMODE(databases.st_mode) == 0o2750 and databases.st_gid == 990
     assert (image / "run/station/media").is_dir()
 
 
@@ -174,3 +184,109 @@ def test_offline_installer_without_a_wheelhouse_explains_itself(tmp_path: Path) 
     assert "no transfer_station-*.whl" in missing.stderr
     usage = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True)
     assert usage.returncode == 2 and "WHEELHOUSE" in usage.stderr
+
+
+# -- malware scanning: clamd on the station's databases ------------------------------------
+
+CLAMAV = PACKAGING / "clamav"
+CLAMD_CONF = CLAMAV / "station-clamd.conf"
+DEBIAN_UNITS = Path("/lib/systemd/system")
+
+
+def _clamd_settings() -> dict[str, str]:
+    settings = {}
+    for line in CLAMD_CONF.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            assert key not in settings, f"{key} set twice"
+            settings[key] = value.strip()
+    return settings
+
+
+def test_packaged_clamd_reads_the_station_databases_on_the_socket_the_station_calls() -> None:
+    from station.malware.settings import DEFAULT_CLAMD
+
+    s = _clamd_settings()
+    assert s["DatabaseDirectory"] == "/var/lib/station/clamav-db"
+    assert f"unix://{s['LocalSocket']}" == DEFAULT_CLAMD
+    assert s["AlertExceedsMax"] == "yes"  # else clamd answers OK for what it skipped
+    assert s["Foreground"] == "yes" and s["User"] == "clamav"
+
+
+def test_packaged_clamd_configuration_starts_a_real_clamd(tmp_path: Path) -> None:
+    """clamd refuses unknown or malformed options at start: run it on the packaged file with
+    only the paths moved into the test's folder."""
+    import tempfile
+
+    from tests.real.clamd_server import EICAR, write_test_databases
+
+    clamd = _need("clamd")
+    root = Path(tempfile.mkdtemp(prefix="cp-", dir="/tmp"))
+    try:
+        write_test_databases(root / "db")
+        text = (CLAMD_CONF.read_text()
+                .replace("/run/clamav/clamd.ctl", f"{root}/clamd.ctl")
+                .replace("/run/clamav/station-clamd.pid", f"{root}/clamd.pid")
+                .replace("/var/lib/station/clamav-db", f"{root}/db")
+                .replace("User clamav\n", ""))
+        (root / "clamd.conf").write_text(text)
+        with open(root / "out", "wb") as out:
+            process = subprocess.Popen([clamd, "-c", str(root / "clamd.conf")], stdout=out,
+                                       stderr=out)
+        try:
+            from station.malware.clamd import Clamd
+            from station.malware.scanning import Outcome, Scanner
+
+            engine = Clamd(f"unix://{root}/clamd.ctl", timeout=5)
+            for _ in range(200):
+                if process.poll() is not None or (root / "clamd.ctl").exists():
+                    break
+                time.sleep(0.05)
+            assert process.poll() is None, (root / "out").read_text()
+            engine.ping()
+            assert Scanner(engine).scan_bytes(EICAR, "eicar").outcome is Outcome.FOUND
+            engine.reload()
+        finally:
+            process.terminate()
+            process.wait(20)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _merged(unit: str, drop_in: Path) -> str:
+    return unit + "\n" + drop_in.read_text()
+
+
+def test_kiosk_with_the_clamav_drop_in_passes_systemd_analyze_and_comes_after_clamd(
+    tmp_path: Path,
+) -> None:
+    drop_in = CLAMAV / "station-kiosk.service.d" / "clamav.conf"
+    assert _analyze(_merged(UNIT.read_text(), drop_in), tmp_path) == ""
+    merged = tmp_path / "merged.service"
+    merged.write_text(drop_in.read_text())
+    s = _unit_settings(merged)
+    assert s[("Unit", "Wants")] == ["clamav-daemon.service"]
+    assert "clamav-daemon.service" in s[("Unit", "After")][0].split()
+
+
+@pytest.mark.parametrize("name", ["clamav-daemon.service", "clamav-daemon.socket"])
+def test_debian_clamav_units_with_the_station_drop_ins_pass_systemd_analyze(
+    tmp_path: Path, name: str,
+) -> None:
+    tool = _need("systemd-analyze")
+    debian = DEBIAN_UNITS / name
+    if not debian.exists():
+        print(f"skipping: {debian} is not installed (Debian package clamav-daemon)")
+        pytest.skip(f"{debian} is not installed (Debian package clamav-daemon)")
+    drop_in = CLAMAV / f"{name}.d" / "station.conf"
+    unit = tmp_path / name
+    unit.write_text(_merged(debian.read_text(), drop_in))
+    result = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True)
+    lines = [line for line in (result.stdout + result.stderr).splitlines()
+             if "sysinit.target not found" not in line]
+    assert lines == []
+    if name.endswith(".service"):
+        s = _unit_settings(unit)
+        assert s[("Service", "ExecStart")][-1] == (
+            "/usr/sbin/clamd --foreground=true --config-file=/etc/clamav/station-clamd.conf")
+        assert s[("Service", "ExecStart")][-2] == ""  # Debian's ExecStart is reset

@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "scan": "station.cli.scan",
     "vulndb": "station.cli.vulndb",
     "receipt": "station.cli.receipt",
+    "malware": "station.cli.malware",
 }
 
 

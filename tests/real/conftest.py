@@ -1,4 +1,4 @@
-"""Real servers for the tests under tests/real: a private dockerd and docker-registries."""
+"""Real servers for the tests under tests/real: a private dockerd, docker-registries, clamd."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.real.clamd_server import ClamdServer, can_run_clamd, cleanup, start_clamd
 from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd, start_registry
 
 
@@ -47,3 +48,18 @@ def need_skopeo() -> None:
     if shutil.which("skopeo") is None:
         print("skipping: skopeo is not installed")
         pytest.skip("skopeo is not installed (Debian package skopeo)")
+
+
+@pytest.fixture
+def clamd_server() -> Iterator[ClamdServer]:
+    """A clamd of the test's own (Debian clamav-daemon) on test-made databases: `test.hdb`
+    (EICAR's MD5) and `test.ndb` (a marker string); StreamMaxLength and MaxFileSize 1 MiB."""
+    reason = can_run_clamd()
+    if reason is not None:
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    server = start_clamd()
+    try:
+        yield server
+    finally:
+        cleanup(server)
