@@ -19,6 +19,7 @@ from station.config import StationConfig
 from station.errors import StationError
 from station.importing import ImportTarget, make_target
 from station.media.events import DeviceInfo
+from station.verify.checks import StagedCheck
 from station.verify.policy import Policy
 from station.verify.trust import TrustedKey, TrustStore
 from station.workflow import Transfer
@@ -192,7 +193,14 @@ class Station:
             on_imported=self._imported,
             device=device,
             on_finished=self._finished if self.signer is not None else None,
+            checks=self.checks(),
         )
+
+    def checks(self) -> list[StagedCheck]:
+        """The content checks every transfer runs: the station's own vulnerability scan."""
+        from station.scan.check import checks_for
+
+        return checks_for(self.config)
 
     def _finished(self, transfer: Transfer) -> None:
         """Receipt hook (issue 15): the signed receipt and a checkpoint for every transfer."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +25,7 @@ from station.config import StationConfig
 from station.errors import Cancelled, MediaError, StationError
 from station.importing.base import ImportPlan, ImportTarget, Receipt, StepEvent
 from station.progress import ProgressCallback
+from station.verify.checks import StagedCheck
 from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
@@ -80,6 +81,7 @@ class Transfer:
         on_imported: Callable[[Bundle], None] | None = None,
         device: DeviceInfo | None = None,
         on_finished: Callable[[Transfer], None] | None = None,
+        checks: Sequence[StagedCheck] = (),
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.media_root = media_root
@@ -90,6 +92,7 @@ class Transfer:
         self.approval_book = approvals
         self.policy = policy
         self.on_imported = on_imported
+        self.checks = tuple(checks)
         # --- receipt hook (issue 15): called once, after the move into done, rejected or
         # aborted is on record and before listeners hear of it; it may add to `message`.
         self.on_finished = on_finished
@@ -194,6 +197,7 @@ class Transfer:
                 self.policy,
                 limits=self.config.limits,
                 staging_root=self.config.staging_dir,
+                checks=self.checks,
                 on_progress=on_progress,
                 cancel=cancel or self._stop,
             )
@@ -215,6 +219,7 @@ class Transfer:
                 signers=list(verification.signers),
                 problems=[p.message for p in verification.problems],
                 warnings=[w.message for w in verification.warnings],
+                checks=dict(verification.checks),
             )
             if verification.accepted:
                 self._move(TransferState.VERIFIED, "verified: accepted")

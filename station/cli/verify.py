@@ -10,6 +10,7 @@ from station.bundle import open_bundle
 from station.cli.common import load_config, load_trust, print_json
 from station.cli.progressbar import TerminalProgress
 from station.cli.render import render_verification
+from station.scan.check import checks_for
 from station.verify.policy import Policy
 from station.verify.verification import verify_bundle
 
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     bar = TerminalProgress("verify")
     try:
         verification = verify_bundle(
-            bundle, trust, policy, limits=config.limits, on_progress=bar.callback()
+            bundle, trust, policy, limits=config.limits, checks=checks_for(config),
+            scratch_root=config.staging_dir, on_progress=bar.callback(),
         )
     finally:
         bar.finish()

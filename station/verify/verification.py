@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from station.bundle.describe import image_to_json
 from station.bundle.members import ByteBudget
@@ -27,6 +28,7 @@ from station.bundle.model import Bundle, Finding, ImageInfo, Item, ItemKind
 from station.config import Limits
 from station.progress import ProgressCallback
 from station.verify.blobstore import BlobStore, SpaceBudget, StagingError
+from station.verify.checks import StagedCheck
 from station.verify.hashing import HashResult, Role, StagingArea, Task, hash_entries
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.staged import (
@@ -97,6 +99,7 @@ class Verification:
     warnings: tuple[Finding, ...]
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     id: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
@@ -119,6 +122,7 @@ class Verification:
             "signatures": [s.to_json() for s in self.signatures],
             "items": [i.to_json() for i in self.items],
             "images": [image_to_json(image) for image in self.images],
+            "checks": {name: dict(found) for name, found in self.checks.items()},
             "problems": [p.to_json() for p in self.problems],
             "warnings": [w.to_json() for w in self.warnings],
         }
@@ -221,27 +225,37 @@ def verify_bundle(
     *,
     limits: Limits | None = None,
     staging_root: Path | None = None,
+    checks: Sequence[StagedCheck] = (),
+    scratch_root: Path | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Verification:
-    """Check signatures, hash every listed file (staging what it feeds), apply the policy.
+    """Check signatures, hash every listed file (staging what it feeds), apply the policy
+    and the content `checks`.
 
     With `staging_root`, everything is staged in `staging_root/<digest hex>/` while it is
     hashed (see `staged`); when the verdict is accepted the result's `staged` describes that
-    copy. On rejection or failure nothing stays staged. Without it, nothing is written.
+    copy. On rejection or failure nothing stays staged. Without it, nothing is written,
+    unless a content check needs the images on disk: then they are staged in a private
+    folder under `scratch_root` and removed when the verdict is known.
     """
     limits = limits or Limits()
-    checks = tuple(check_signatures(bundle.manifest, bundle.signatures, trust))
-    sig_problems, sig_warnings = signature_findings(bundle, checks)
+    signatures = tuple(check_signatures(bundle.manifest, bundle.signatures, trust))
+    sig_problems, sig_warnings = signature_findings(bundle, signatures)
     problems = [*bundle.problems, *sig_problems]
     warnings = [*bundle.warnings, *sig_warnings]
-    policy_findings = policy.check(bundle, checks)
-    if not any(check.valid for check in checks):
+    policy_findings = policy.check(bundle, signatures)
+    if not any(check.valid for check in signatures):
         # The signature check already said there is no valid signature; do not say it twice.
         policy_findings = [f for f in policy_findings if f.code != "not-enough-signers"]
     problems.extend(policy_findings)
 
     staging: Path | None = None
+    scratch: Path | None = None
+    if staging_root is None and checks and bundle.images and scratch_root is not None:
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="verify-", dir=scratch_root))
+        staging_root = scratch
     if staging_root is not None and not problems:
         staging = _prepare_staging(staging_root, bundle.digest, bundle.declared_size)
     budget = ByteBudget(limits.max_archive_index_bytes)
@@ -250,6 +264,7 @@ def verify_bundle(
     area = StagingArea(store, staging / "files" if staging else None, budget)
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
+    summaries: dict[str, Mapping[str, Any]] = {}
     try:
         results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits, area=area,
                                on_progress=on_progress, cancel=cancel)
@@ -278,22 +293,35 @@ def verify_bundle(
                 prune_blobs(store.folder or staging, keep)
                 write_layout(staging / "oci", staged_images)
             problems.extend(
-                policy.evaluate_staged(staged, checks, now=datetime.now(UTC), sizes=sizes)
+                policy.evaluate_staged(staged, signatures, now=datetime.now(UTC), sizes=sizes)
             )
+            for check in checks:
+                if staging is None or not check.applies(staged):
+                    continue
+                found = check.run(staged, on_progress=on_progress, cancel=cancel)
+                problems.extend(found.problems)
+                warnings.extend(found.warnings)
+                summaries[found.name] = found.summary
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
-    if problems or staging is None:
+    if problems or staging is None or scratch is not None:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            staging = None
         staged = None if problems else staged
     return Verification(
         bundle_digest=bundle.digest,
-        signatures=checks,
+        signatures=signatures,
         items=tuple(_item_results(results)),
         problems=tuple(problems),
         warnings=tuple(warnings),
         staged=staged if staging is not None else None,
         images=images,
+        checks=summaries,
     )
