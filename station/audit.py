@@ -211,15 +211,9 @@ class AuditLog:
     @classmethod
     def from_config(cls, config: StationConfig) -> AuditLog:
         """The station's log; `[audit] syslog = "authpriv"` (default), `"local0"` or `"off"`."""
-        table = config.table("audit")
-        choice = table.get("syslog", "authpriv")
+        choice = config.audit.syslog  # one of SYSLOG_FACILITIES or "off", checked at load
         if choice == "off":
             return cls(config.audit_log)
-        if choice not in SYSLOG_FACILITIES:
-            raise StationError(
-                f"{config.config_path}: [audit] syslog = {choice!r} is not known",
-                hint='use "authpriv", "local0" or "off"',
-            )
         return cls(config.audit_log, syslog_facility=SYSLOG_FACILITIES[choice])
 
     # -- writing -------------------------------------------------------------------------

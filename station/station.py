@@ -100,12 +100,11 @@ class Station:
     def targets(self) -> list[ImportTarget]:
         """The configured targets: the embedded store always, and first; then the Docker
         engine and the registry when `[targets.docker]` / `[targets.registry]` name them."""
-        table = self.config.table("targets")
+        targets = self.config.targets
         specs = ["store"]
-        if isinstance(table.get("docker"), dict):
+        if targets.docker is not None:
             specs.append("docker")
-        registry = table.get("registry")
-        if isinstance(registry, dict) and "url" in registry:
+        if targets.registry is not None and targets.registry.url is not None:
             specs.append("registry")
         return [make_target(spec, self.config) for spec in specs]
 

@@ -169,13 +169,13 @@ def test_rollback_protection_and_audited_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("[policy]\nrequired_signers = 0\n", "required_signers"),
-        ("[policy]\nrequire_signers = 2\n", "unknown keys require_signers"),
+        ("[policy]\nrequired_signers = 0\n", r"\] required_signers: expected an integer >="),
+        ("[policy]\nrequire_signers = 2\n", r"unknown key `require_signers` in \[policy\]"),
         ('[policy]\nmax_severity = "BAD"\n', "max_severity"),
         ('[policy]\nallowed_references = "registry/"\n', "allowed_references"),
         ('[policy.keys.alice]\nexpires = "soon"\n', "not a date"),
-        ("[policy.keys.alice]\nrevoked = 1\n", "revoked"),
-        ("[policy.keys.alice]\nimage = []\n", "unknown keys image"),
+        ("[policy.keys.alice]\nrevoked = 1\n", r"alice\] revoked: expected true or false"),
+        ("[policy.keys.alice]\nimage = []\n", r"unknown key `image` in \[policy.keys.alice\]"),
     ],
 )
 def test_invalid_policy_is_an_error_at_load(tmp_path: Path, text: str, words: str) -> None:
