@@ -61,9 +61,11 @@ EVENTS = frozenset(
         "login-failed",
         "admin-action",
         "policy-override",
+        "sequence-not-saved",
         "state-change",
         "step-refused",
         "station-started",
+        "staging-cleaned",
         RECOVERED_EVENT,
     }
 )

@@ -4,7 +4,6 @@ operators and import targets. The CLI and the kiosk app both start from `Station
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from station.bundle import Bundle
 from station.config import StationConfig
 from station.errors import StationError
 from station.importing import ImportTarget, make_target
+from station.lock import TransferLock, clean_staging, clean_staging_if_free
 from station.media.events import DeviceInfo
 from station.verify.policy import Policy
 from station.verify.trust import TrustedKey, TrustStore
@@ -87,11 +87,15 @@ class Station:
                 f"cannot prepare the station home {config.home}: {exc.strerror or exc}",
                 hint="run as the station user, or pass --home DIR",
             ) from exc
-        leftovers = clean_staging(config.staging_dir)
+        leftovers, busy = clean_staging_if_free(config.home, config.staging_dir)
         audit = AuditLog.from_config(config)
-        audit.append("station-started", home=str(config.home), staging_cleaned=leftovers)
+        in_use = {"staging_in_use_by": busy.describe()} if busy is not None else {}
+        audit.append(
+            "station-started", home=str(config.home), staging_cleaned=leftovers, **in_use
+        )
         trust = TrustStore.load(config.trust_dir)
         approvals = ApprovalBook.from_config(config, audit=audit)
+        approvals.operators.load()  # a mistake in operators.toml stops the start, named
         return cls(config, trust, audit, approvals, Policy.from_config(config))
 
     def reload_trust(self) -> None:
@@ -151,32 +155,41 @@ class Station:
             recent=tuple(recent[-5:][::-1]),
         )
 
-    def new_transfer(self, media_root: Path, device: DeviceInfo | None = None) -> Transfer:
-        """A transfer for newly inserted media; any earlier approvals are forgotten."""
-        return Transfer(
-            media_root=media_root,
-            config=self.config,
-            trust=self.trust,
-            audit=self.audit,
-            approvals=self.approvals,
-            policy=self.policy,
-            on_imported=self._imported,
-            device=device,
-        )
+    def new_transfer(
+        self,
+        media_root: Path,
+        device: DeviceInfo | None = None,
+        *,
+        command: str | None = None,
+    ) -> Transfer:
+        """A transfer for newly inserted media; any earlier approvals are forgotten.
+
+        Takes the home's transfer lock first (station/lock.py) and keeps it until the
+        transfer ends: `TransferBusy` (exit 2, naming the running transfer and since when)
+        while another transfer, in this process or another, holds the home. `command`
+        describes this one to whoever is refused (default: this process's command line).
+        """
+        lock = TransferLock.acquire(self.config.home, command=command)
+        try:
+            leftovers = clean_staging(self.config.staging_dir)  # the home is ours now
+            if leftovers:
+                self.audit.append("staging-cleaned", count=leftovers)
+            return Transfer(
+                media_root=media_root,
+                config=self.config,
+                trust=self.trust,
+                audit=self.audit,
+                approvals=self.approvals,
+                policy=self.policy,
+                on_imported=self._imported,
+                device=device,
+                home_lock=lock,
+            )
+        except BaseException:
+            lock.release()
+            raise
 
     def _imported(self, bundle: Bundle) -> None:
         """Rollback protection: remember the channel's sequence just imported."""
         self.policy.record_import(bundle)
 
-
-def clean_staging(staging: Path) -> int:
-    """Remove every leftover transfer folder in staging; returns how many there were."""
-    count = 0
-    if staging.is_dir():
-        for child in staging.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child, ignore_errors=True)
-            else:
-                child.unlink(missing_ok=True)
-            count += 1
-    return count

@@ -116,7 +116,8 @@ def test_rejected_bundle_cannot_be_approved(station: Station, tmp_path: Path) ->
 def test_new_media_forgets_approvals(station: Station, media: Path) -> None:
     first = _verified(station, media)
     first.approve(*ALICE)
-    second = station.new_transfer(media)  # the media was swapped and re-inserted
+    first.close()  # the media was pulled out and inserted again
+    second = station.new_transfer(media)
     second.inspect()
     second.verify()
     assert second.approvals_needed() == 2
