@@ -48,6 +48,8 @@ EVENTS = frozenset(
         "media-inserted",
         "media-removed",
         "media-refused",
+        "media-watcher-failed",
+        "media-watcher-restarted",
         "bundle-opened",
         "verification",
         "approval",
