@@ -166,6 +166,18 @@ def test_rollback_protection_and_audited_override(tmp_path: Path) -> None:
     assert record["overridden"][0]["code"] == "rollback"
 
 
+def test_the_rollback_mark_only_grows(tmp_path: Path) -> None:
+    store = SequenceStore(tmp_path / "sequence.json")
+    assert store.record("prod", 5, "sha256:five") == 5
+    assert store.record("prod", 3, "sha256:three") == 5  # an override's import of 3
+    assert store.record("test", 1, "sha256:one") == 1
+    assert store.load() == {"prod": 5, "test": 1}
+    channels = json.loads((tmp_path / "sequence.json").read_text())["channels"]
+    assert channels["prod"]["digest"] == "sha256:five"
+    assert store.record("prod", 6, "sha256:six") == 6
+    assert store.load()["prod"] == 6
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
