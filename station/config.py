@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -90,7 +90,7 @@ class Instant:
         raise ValueError("expected a date like 2027-01-01")
 
 
-def _decode_hook(kind: type, value: object) -> object:
+def decode_hook(kind: type, value: object) -> object:
     if kind is Instant:
         return Instant.parse(value)
     raise NotImplementedError(f"no decoder for {kind}")
@@ -100,7 +100,8 @@ def _decode_hook(kind: type, value: object) -> object:
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Base of every table: immutable, unknown keys refused, keys by name only."""
+    """Base of every table: immutable, unknown keys refused, keys by name only. Subclasses
+    repeat `frozen=True, kw_only=True` for mypy (msgspec inherits them anyway)."""
 
 
 class Limits(Section, frozen=True, kw_only=True):
@@ -231,7 +232,7 @@ def decode_operators(text: str, path: Path) -> dict[str, OperatorEntry]:
 
 def _decode(data: bytes, model: type[_Model], path: Path) -> _Model:
     try:
-        return msgspec.toml.decode(data, type=model, dec_hook=_decode_hook)
+        return msgspec.toml.decode(data, type=model, dec_hook=decode_hook)
     except msgspec.ValidationError as exc:
         from station.config_messages import explain  # only when there is a mistake
 
@@ -243,7 +244,7 @@ def _decode(data: bytes, model: type[_Model], path: Path) -> _Model:
         ) from None
 
 
-def read_toml(path: Path, model: type[Any]) -> Any:
+def read_toml(path: Path, model: type[_Model]) -> _Model:
     """One file decoded against its model; a missing file means every default."""
     try:
         data = path.read_bytes()
@@ -268,8 +269,7 @@ class StationConfig:
     def load(cls, home: str | os.PathLike[str] | None = None) -> StationConfig:
         """Read and check `station.toml` in the home; a missing file means all defaults."""
         root = resolve_home(home)
-        file: StationFile = read_toml(root / CONFIG_NAME, StationFile)
-        return cls(root, file)
+        return cls(root, read_toml(root / CONFIG_NAME, StationFile))
 
     # sections, typed
     @property

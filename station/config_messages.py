@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from station.config import DOCS, ConfigError, _decode_hook
+from station.config import DOCS, ConfigError, decode_hook
 
 _WHERE = re.compile(r"^(?P<what>.*?) - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?$", re.S)
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
@@ -215,7 +215,7 @@ def _args(kind: Any) -> tuple[Any, ...]:
 
 def _fits(value: Any, kind: Any) -> bool:
     try:
-        msgspec.convert(value, kind, dec_hook=_decode_hook)
+        msgspec.convert(value, kind, dec_hook=decode_hook)
     except msgspec.ValidationError:
         return False
     return True

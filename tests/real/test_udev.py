@@ -221,7 +221,8 @@ def test_a_broken_monitor_is_reported_and_the_watcher_restarts_and_catches_up() 
     with FakeUdev() as udev:
         udev.add(first)
         udev.spawn([sys.executable, str(WATCHER_CHILD), "6"])
-        assert udev.child_json()["serial"] == "4C530001"  # then the child breaks its socket
+        assert udev.child_json()["serial"] == "4C530001"
+        assert udev.child_json() == {"event": "socket-broken"}  # the child broke its socket
 
         udev.add(second)  # this uevent wakes the monitor, whose receive now fails
         failed = udev.child_json()

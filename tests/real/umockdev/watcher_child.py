@@ -3,7 +3,7 @@
 Prints every media event as JSON (like `station media watch --json`). After the first event,
 it puts /dev/null in place of the monitor's netlink socket (dup2 onto the same descriptor):
 at the next uevent, pyudev's receive fails with a real ENOTSOCK from recvmsg, as with a broken
-socket. Stops after `sys.argv[1]` events.
+socket; it then prints `{"event": "socket-broken"}`. Stops after `sys.argv[1]` events.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> int:
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, source._monitor.fileno())  # the test's fault: break the socket
                 os.close(null)
+                print(json.dumps({"event": "socket-broken"}), flush=True)  # the test goes on
     finally:
         source.stop()
     return 0
