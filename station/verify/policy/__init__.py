@@ -7,7 +7,7 @@
 The names below are the public ones; import them from here.
 """
 
-from station.verify.policy.override import OVERRIDABLE, overridable
+from station.verify.policy.override import OVERRIDABLE
 from station.verify.policy.rules import (
     MAX_REPORT_BYTES,
     KeyRule,
@@ -27,5 +27,4 @@ __all__ = [
     "SequenceWriteFailed",
     "bundle_references",
     "matches_prefix",
-    "overridable",
 ]

@@ -20,11 +20,6 @@ if TYPE_CHECKING:
 OVERRIDABLE = frozenset({"rollback", "rollback-unknown"})
 
 
-def overridable(findings: Sequence[Finding]) -> bool:
-    """True when there are findings and an override could drop every one of them."""
-    return bool(findings) and all(f.code in OVERRIDABLE for f in findings)
-
-
 def override(
     findings: Sequence[Finding],
     *,
