@@ -34,7 +34,6 @@ import re
 import secrets
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station.atomic import replace_file
-from station.config import StationConfig
+from station.config import OperatorEntry, StationConfig, decode_operators
 from station.errors import StationError
 
 if TYPE_CHECKING:
@@ -190,14 +189,10 @@ class OperatorStore:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
             raise StationError(f"cannot read the operator accounts {self.path}: {exc}") from exc
-        try:
-            table = tomllib.loads(text).get("operators", {})
-            return {name: _operator_from(name, fields) for name, fields in table.items()}
-        except (tomllib.TOMLDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StationError(
-                f"the operator accounts file {self.path} is damaged: {exc}",
-                hint="restore it from a backup; nobody can approve until it reads",
-            ) from exc
+        return {
+            name: _operator_from(name, entry)
+            for name, entry in decode_operators(text, self.path).items()
+        }
 
     def get(self, name: str) -> Operator | None:
         return self.load().get(name)
@@ -301,16 +296,16 @@ def _role(value: Role | str) -> Role:
         ) from None
 
 
-def _operator_from(name: str, fields: dict[str, Any]) -> Operator:
-    check_name(name)
+def _operator_from(name: str, entry: OperatorEntry) -> Operator:
+    """One account from its entry in operators.toml (already checked by the typed model)."""
     return Operator(
         name=name,
-        role=_role(fields["role"]),
-        secret_hash=str(fields["secret"]),
-        enabled=bool(fields.get("enabled", True)),
-        failures=int(fields.get("failures", 0)),
-        locked=bool(fields.get("locked", False)),
-        created=str(fields.get("created", "")),
+        role=Role(entry.role),
+        secret_hash=entry.secret,
+        enabled=entry.enabled,
+        failures=entry.failures,
+        locked=entry.locked,
+        created=entry.created,
     )
 
 
@@ -333,7 +328,7 @@ def _render(accounts: dict[str, Operator]) -> str:
             "",
         ]
     text = "\n".join(lines)
-    parsed = tomllib.loads(text).get("operators", {})
+    parsed = decode_operators(text, Path(OPERATORS_NAME))
     if {n: _operator_from(n, f) for n, f in parsed.items()} != accounts:
         raise StationError("operator accounts did not survive writing; nothing was changed")
     return text
@@ -354,35 +349,15 @@ class ApprovalSettings:
 
     @classmethod
     def from_config(cls, config: StationConfig) -> ApprovalSettings:
-        table = dict(config.table("approval"))
-        where = f"{config.config_path}: [approval]"
-        known = {
-            "expiry_seconds", "max_failures", "first_roles", "second_roles",
-            "allow_noninteractive",
-        }
-        unknown = set(table) - known
-        if unknown:
-            raise StationError(
-                f"{where}: unknown keys {', '.join(sorted(unknown))}",
-                hint=f"known keys: {', '.join(sorted(known))}",
-            )
-        settings = cls()
-        expiry = table.get("expiry_seconds", settings.expiry_seconds)
-        failures = table.get("max_failures", settings.max_failures)
-        allow = table.get("allow_noninteractive", False)
-        if isinstance(expiry, bool) or not isinstance(expiry, int | float) or expiry <= 0:
-            raise StationError(f"{where} expiry_seconds must be a positive number")
-        if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
-            raise StationError(f"{where} max_failures must be a positive integer")
-        if not isinstance(allow, bool):
-            raise StationError(f"{where} allow_noninteractive must be true or false")
-        roles = {}
-        for key in ("first_roles", "second_roles"):
-            value = table.get(key, [r.value for r in getattr(settings, key)])
-            if not isinstance(value, list) or not value:
-                raise StationError(f"{where} {key} must be a non-empty list of roles")
-            roles[key] = frozenset(_role(str(v)) for v in value)
-        return cls(float(expiry), failures, roles["first_roles"], roles["second_roles"], allow)
+        """`[approval]` as checked by the typed configuration model at start-up."""
+        section = config.approval
+        return cls(
+            expiry_seconds=section.expiry_seconds,
+            max_failures=section.max_failures,
+            first_roles=frozenset(Role(r) for r in section.first_roles),
+            second_roles=frozenset(Role(r) for r in section.second_roles),
+            allow_noninteractive=section.allow_noninteractive,
+        )
 
 
 def noninteractive_allowed(config: StationConfig) -> bool:

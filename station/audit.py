@@ -54,6 +54,8 @@ EVENTS = frozenset(
         "media-inserted",
         "media-removed",
         "media-refused",
+        "media-watcher-failed",
+        "media-watcher-restarted",
         "bundle-opened",
         "verification",
         "approval",
@@ -67,10 +69,12 @@ EVENTS = frozenset(
         "login-failed",
         "admin-action",
         "policy-override",
+        "sequence-not-saved",
         "state-change",
         "step-refused",
         "station-started",
         "store-scan",
+        "staging-cleaned",
         RECOVERED_EVENT,
         CHECKPOINT_EVENT,
         "checkpoint-failed",
@@ -290,29 +294,16 @@ class AuditLog:
         cls, config: StationConfig, checkpointer: Checkpointer | None = None
     ) -> AuditLog:
         """The station's log; `[audit] syslog = "authpriv"` (default), `"local0"` or `"off"`,
-        `syslog_socket` (default `/dev/log`)."""
-        table = config.table("audit")
-        choice = table.get("syslog", "authpriv")
-        if choice == "off":
+        `syslog_socket` (default `/dev/log`): both checked by the configuration model."""
+        section = config.audit
+        if section.syslog == "off":
             return cls(config.audit_log, checkpointer=checkpointer)
-        if choice not in SYSLOG_FACILITIES:
-            raise StationError(
-                f"{config.config_path}: [audit] syslog = {choice!r} is not known",
-                hint='use "authpriv", "local0" or "off"',
-            )
-        socket_path = table.get("syslog_socket", "/dev/log")
-        if not isinstance(socket_path, str) or not socket_path.startswith("/"):
-            raise StationError(
-                f"{config.config_path}: [audit] syslog_socket must be an absolute path",
-                hint='e.g. "/dev/log" or "/run/station/syslog.sock" (packaging/rsyslog/)',
-            )
         return cls(
             config.audit_log,
-            syslog_facility=SYSLOG_FACILITIES[choice],
+            syslog_facility=SYSLOG_FACILITIES[section.syslog],
             checkpointer=checkpointer,
-            syslog_socket=socket_path,
+            syslog_socket=section.syslog_socket,
         )
-
     # -- writing -------------------------------------------------------------------------
 
     def append(self, event: str, *, actor: str | None = None, **fields: Any) -> dict[str, Any]:

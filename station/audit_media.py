@@ -23,6 +23,7 @@ from typing import Any
 
 from station.audit import AuditError, AuditLog
 from station.audit_export import build_export
+from station.children import run_child
 from station.errors import MediaError, StationError
 from station.media.events import DeviceInfo
 from station.media.helper import MEDIA_BASE, MOUNT_NAME, SAFE_ENV
@@ -97,10 +98,7 @@ def usb_sticks(context: Any = None) -> list[DeviceInfo]:
 def _helper(argv: list[str], args: list[str], device: str, data: bytes = b"") -> str:
     """Run one helper operation; its stdout, or MediaError with the helper's reason."""
     try:
-        result = subprocess.run(
-            [*argv, *args], input=data, capture_output=True, env=SAFE_ENV,
-            timeout=HELPER_TIMEOUT, check=False,
-        )
+        result = run_child([*argv, *args], input=data, env=SAFE_ENV, timeout=HELPER_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MediaError(f"{device}: the media helper could not run: {exc}") from exc
     if result.returncode != 0:

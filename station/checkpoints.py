@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from station.audit import CHECKPOINT_EVENT, AuditLog
 from station.config import StationConfig
-from station.errors import StationError
 from station.signer_checks import CHECKPOINT_TYPE
 from station.signing import (
     CHECKPOINT_PAYLOAD,
@@ -50,20 +49,8 @@ class AuditSettings:
 
 
 def audit_settings(config: StationConfig) -> AuditSettings:
-    """Parse `[audit] checkpoint_every` (1 or more) and `signer_dir` (a path): the one place,
-    until the typed configuration model takes these keys over."""
-    table = config.table("audit")
-    every = table.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
-    if not isinstance(every, int) or isinstance(every, bool) or not 1 <= every <= 1_000_000:
-        raise StationError(
-            f"{config.config_path}: [audit] checkpoint_every = {every!r} is not a whole "
-            "number from 1 to 1000000",
-            hint="say how many records may pass between two signed checkpoints, e.g. 100",
-        )
-    folder = table.get("signer_dir", str(DEFAULT_SIGNER_DIR))
-    if not isinstance(folder, str) or not folder.startswith("/"):
-        raise StationError(f"{config.config_path}: [audit] signer_dir must be an absolute path")
-    return AuditSettings(every, Path(folder))
+    """`[audit] checkpoint_every` and `signer_dir`, as the configuration model checked them."""
+    return AuditSettings(config.audit.checkpoint_every, Path(config.audit.signer_dir))
 
 
 class SignedCheckpoints:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from station.atomic import replace_file
+from station.children import run_child
 from station.errors import StationError
 
 RECEIPT_PAYLOAD = "application/vnd.in-toto+json"
@@ -221,13 +222,11 @@ class HelperSigner:
 
     def sign(self, payload_type: str, payload: bytes) -> Envelope:
         try:
-            result = subprocess.run(
+            result = run_child(
                 [*self._helper, "sign", payload_type],
                 input=payload,
-                capture_output=True,
                 timeout=HELPER_TIMEOUT,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SigningError(

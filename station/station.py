@@ -4,7 +4,6 @@ operators and import targets. The CLI and the kiosk app both start from `Station
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from station.bundle import Bundle
 from station.config import StationConfig
 from station.errors import StationError
 from station.importing import ImportTarget, make_target
+from station.lock import TransferLock, clean_staging, clean_staging_if_free
 from station.media.events import DeviceInfo
 from station.verify.checks import StagedCheck
 from station.verify.policy import Policy
@@ -102,22 +102,25 @@ class Station:
                 f"cannot prepare the station home {config.home}: {exc.strerror or exc}",
                 hint="run as the station user, or pass --home DIR",
             ) from exc
-        leftovers = clean_staging(config.staging_dir)
+        leftovers, busy = clean_staging_if_free(config.home, config.staging_dir)
         signer, station_key, checkpointer = _identity(config)
         audit = AuditLog.from_config(config, checkpointer)
         # A crash (or a full disk) may have cut the log's last write: close it first, so
         # what was recovered is on record, and known to the kiosk and the CLI, before anything.
         recovered = audit.recover()
+        in_use = {"staging_in_use_by": busy.describe()} if busy is not None else {}
         audit.append(
             "station-started",
             home=str(config.home),
             staging_cleaned=leftovers,
             audit_recovered=recovered["seq"] if recovered else None,
             station_key=_fingerprint(station_key),
+            **in_use,
         )
         audit.checkpoint()  # with a station key: the log's extent, signed, from the start
         trust = TrustStore.load(config.trust_dir)
         approvals = ApprovalBook.from_config(config, audit=audit)
+        approvals.operators.load()  # a mistake in operators.toml stops the start, named
         return cls(
             config, trust, audit, approvals, Policy.from_config(config),
             signer=signer, station_key=station_key,
@@ -129,12 +132,11 @@ class Station:
     def targets(self) -> list[ImportTarget]:
         """The configured targets: the embedded store always, and first; then the Docker
         engine and the registry when `[targets.docker]` / `[targets.registry]` name them."""
-        table = self.config.table("targets")
+        targets = self.config.targets
         specs = ["store"]
-        if isinstance(table.get("docker"), dict):
+        if targets.docker is not None:
             specs.append("docker")
-        registry = table.get("registry")
-        if isinstance(registry, dict) and "url" in registry:
+        if targets.registry is not None and targets.registry.url is not None:
             specs.append("registry")
         return [make_target(spec, self.config) for spec in specs]
 
@@ -181,20 +183,41 @@ class Station:
             recent=tuple(recent[-5:][::-1]),
         )
 
-    def new_transfer(self, media_root: Path, device: DeviceInfo | None = None) -> Transfer:
-        """A transfer for newly inserted media; any earlier approvals are forgotten."""
-        return Transfer(
-            media_root=media_root,
-            config=self.config,
-            trust=self.trust,
-            audit=self.audit,
-            approvals=self.approvals,
-            policy=self.policy,
-            on_imported=self._imported,
-            device=device,
-            on_finished=self._finished if self.signer is not None else None,
-            checks=self.checks(),
-        )
+    def new_transfer(
+        self,
+        media_root: Path,
+        device: DeviceInfo | None = None,
+        *,
+        command: str | None = None,
+    ) -> Transfer:
+        """A transfer for newly inserted media; any earlier approvals are forgotten.
+
+        Takes the home's transfer lock first (station/lock.py) and keeps it until the
+        transfer ends: `TransferBusy` (exit 2, naming the running transfer and since when)
+        while another transfer, in this process or another, holds the home. `command`
+        describes this one to whoever is refused (default: this process's command line).
+        """
+        lock = TransferLock.acquire(self.config.home, command=command)
+        try:
+            leftovers = clean_staging(self.config.staging_dir)  # the home is ours now
+            if leftovers:
+                self.audit.append("staging-cleaned", count=leftovers)
+            return Transfer(
+                media_root=media_root,
+                config=self.config,
+                trust=self.trust,
+                audit=self.audit,
+                approvals=self.approvals,
+                policy=self.policy,
+                on_imported=self._imported,
+                device=device,
+                home_lock=lock,
+                on_finished=self._finished if self.signer is not None else None,
+                checks=self.checks(),
+            )
+        except BaseException:
+            lock.release()
+            raise
 
     def checks(self) -> list[StagedCheck]:
         """The content checks every transfer runs: the station's own vulnerability scan."""
@@ -239,16 +262,3 @@ def _fingerprint(key: Ed25519PublicKey | None) -> str | None:
     from station.signing import fingerprint
 
     return fingerprint(key) if key is not None else None
-
-
-def clean_staging(staging: Path) -> int:
-    """Remove every leftover transfer folder in staging; returns how many there were."""
-    count = 0
-    if staging.is_dir():
-        for child in staging.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child, ignore_errors=True)
-            else:
-                child.unlink(missing_ok=True)
-            count += 1
-    return count

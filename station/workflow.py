@@ -15,6 +15,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -26,12 +27,14 @@ from station.errors import Cancelled, MediaError, StationError
 from station.importing.base import ImportPlan, ImportTarget, Receipt, StepEvent
 from station.progress import ProgressCallback
 from station.verify.checks import StagedCheck
+from station.verify.staged import StagedBundle
 from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
 if TYPE_CHECKING:
     from station.approval import Approval, ApprovalBook
     from station.audit import AuditLog
+    from station.lock import TransferLock
     from station.media.events import DeviceInfo
 
 
@@ -82,6 +85,7 @@ class Transfer:
         device: DeviceInfo | None = None,
         on_finished: Callable[[Transfer], None] | None = None,
         checks: Sequence[StagedCheck] = (),
+        home_lock: TransferLock | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.media_root = media_root
@@ -103,10 +107,16 @@ class Transfer:
         self.plan: ImportPlan | None = None
         self.receipt: Receipt | None = None
         self.abort_reason: str | None = None
+        self.warnings: list[str] = []  # what the operator must know although it ended well
         self.message = "media inserted"
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._stop = threading.Event()  # set by abort(): long steps stop at the next chunk
+        # The station home's transfer lock (station/lock.py): held from here until a final
+        # state with no step running; staging is ours while it is held.
+        self._home_lock = home_lock
+        if home_lock is not None:
+            home_lock.describe_as(transfer=self.id)
         approvals.clear("new media inserted")
 
     # -- listening ---------------------------------------------------------------------------
@@ -133,6 +143,8 @@ class Transfer:
             self.message = message
             report_finish = state in FINAL_STATES and not self._finish_reported
             self._finish_reported = self._finish_reported or report_finish
+            if state in FINAL_STATES and self._home_lock is not None:
+                self._home_lock.finish()  # released now, or when the running step returns
         if report_finish and self.on_finished is not None:  # receipt hook (issue 15)
             self.on_finished(self)
         event = TransferEvent(self.id, state, self.message)
@@ -150,6 +162,10 @@ class Transfer:
     def finished(self) -> bool:
         return self.state in FINAL_STATES
 
+    def _step(self) -> AbstractContextManager[None]:
+        """While verify or import runs, the home stays this transfer's even if it aborts."""
+        return self._home_lock.step() if self._home_lock is not None else nullcontext()
+
     # -- steps -------------------------------------------------------------------------------
 
     def inspect(self) -> Bundle:
@@ -162,6 +178,8 @@ class Transfer:
                 self._move(TransferState.REJECTED, f"cannot read the bundle: {exc}")
                 raise
             self.bundle = bundle
+            if self._home_lock is not None:
+                self._home_lock.describe_as(digest=bundle.digest)
             self._record(
                 "bundle-opened",
                 format=bundle.format.value,
@@ -190,6 +208,15 @@ class Transfer:
             assert self.bundle is not None  # noqa: S101 - inspected implies a bundle
             bundle = self.bundle
             self._move(TransferState.VERIFYING, "verifying signatures and checksums")
+        with self._step():
+            return self._verify(bundle, on_progress, cancel)
+
+    def _verify(
+        self,
+        bundle: Bundle,
+        on_progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> Verification:
         try:
             verification = verify_bundle(
                 bundle,
@@ -290,6 +317,18 @@ class Transfer:
             self._move(
                 TransferState.IMPORTING, f"importing into {target.describe()}", target=target.name
             )
+        with self._step():
+            return self._import(target, staged, verification, on_progress, on_step, cancel)
+
+    def _import(
+        self,
+        target: ImportTarget,
+        staged: StagedBundle,
+        verification: Verification,
+        on_progress: ProgressCallback | None,
+        on_step: Callable[[StepEvent], None] | None,
+        cancel: threading.Event | None,
+    ) -> Receipt:
 
         def audited_step(event: StepEvent) -> None:
             self._record(
@@ -317,11 +356,27 @@ class Transfer:
         with self._lock:
             self.receipt = receipt
             self._record("import-done", target=target.name, receipt=receipt.to_json())
-            if self.on_imported is not None and self.bundle is not None:
-                self.on_imported(self.bundle)
+            warning = self._after_import(receipt)
             self._discard_staging(verification)
-            self._move(TransferState.DONE, f"imported into {target.describe()}")
+            self._move(TransferState.DONE, f"imported into {target.describe()}{warning}")
         return receipt
+
+    def _after_import(self, receipt: Receipt) -> str:
+        """Run `on_imported` (the rollback mark). The images have landed whatever it says: a
+        failure is audited with what landed and said in the final message, never left as a
+        transfer stuck in "importing"."""
+        if self.on_imported is None or self.bundle is None:
+            return ""
+        try:
+            self.on_imported(self.bundle)
+        except StationError as exc:
+            landed = [", ".join(i.references) or i.config_digest for i in receipt.images]
+            landed += [f.path for f in receipt.files]
+            self._record("sequence-not-saved", reason=exc.message, landed=landed)
+            warning = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            self.warnings.append(warning)
+            return f"; {len(landed)} item(s) landed, but {warning}"
+        return ""
 
     def override_rollback(self, admin: str, secret: str, reason: str) -> None:
         """An admin accepts an older sequence number on purpose; verification then runs again.
@@ -358,8 +413,14 @@ class Transfer:
             except StationError as refused:  # wrong PIN, not an admin, no reason: on record
                 self._record("step-refused", step="override", actor=admin, reason=refused.message)
                 raise
+            if self._home_lock is not None:
+                try:  # rejected released the home: take it again before staging anything
+                    self._home_lock.reopen()
+                except StationError as busy:
+                    self._record("step-refused", step="override", reason=busy.message)
+                    raise
             # Rollback findings come only from rollback protection: this transfer goes on
-            # without it; the station's policy (and the sequence it records) is unchanged.
+            # without it; the station's policy (and the mark it records) is unchanged.
             self.policy = replace(policy, rollback_protection=False)
             self.verification = None
             self._move(
@@ -383,7 +444,10 @@ class Transfer:
         with self._lock:
             if not self.finished:
                 self.abort("the media was removed")
-            self._discard_staging(self.verification)
+            elif self._home_lock is None:
+                self._discard_staging(self.verification)
+            # With the home's lock, a final state already removed this transfer's staging;
+            # removing it again now could hit another transfer's copy of the same bundle.
 
     def _discard_staging(self, verification: Verification | None) -> None:
         staged = verification.staged if verification is not None else None

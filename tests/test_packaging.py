@@ -78,6 +78,15 @@ def test_kiosk_runs_unprivileged_on_tty1_and_always_comes_back() -> None:
     assert s[("Service", "ExecStart")] == ["/opt/station/venv/bin/station-kiosk"]
 
 
+def test_kiosk_may_open_enough_files_for_a_large_bundle() -> None:
+    """systemd's default soft limit (1024) made a valid bundle with 1,500 folders fail with
+    "Too many open files"; the unit raises it (soft and hard)."""
+    (value,) = _unit_settings(UNIT)[("Service", "LimitNOFILE")]
+    soft, _, hard = value.partition(":")
+    assert int(soft) >= 65536
+    assert not hard or int(hard) >= int(soft)
+
+
 MATCH_KEYS = {"ACTION", "SUBSYSTEM", "SUBSYSTEMS", "KERNEL", "DEVPATH", "ENV", "ATTR",
               "ATTRS", "DRIVERS", "TAG", "PROGRAM", "RESULT"}
 ASSIGN_KEYS = {"ENV", "RUN", "GOTO", "LABEL", "OWNER", "GROUP", "MODE", "TAG", "SYMLINK",

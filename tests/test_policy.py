@@ -166,16 +166,28 @@ def test_rollback_protection_and_audited_override(tmp_path: Path) -> None:
     assert record["overridden"][0]["code"] == "rollback"
 
 
+def test_the_rollback_mark_only_grows(tmp_path: Path) -> None:
+    store = SequenceStore(tmp_path / "sequence.json")
+    assert store.record("prod", 5, "sha256:five") == 5
+    assert store.record("prod", 3, "sha256:three") == 5  # an override's import of 3
+    assert store.record("test", 1, "sha256:one") == 1
+    assert store.load() == {"prod": 5, "test": 1}
+    channels = json.loads((tmp_path / "sequence.json").read_text())["channels"]
+    assert channels["prod"]["digest"] == "sha256:five"
+    assert store.record("prod", 6, "sha256:six") == 6
+    assert store.load()["prod"] == 6
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("[policy]\nrequired_signers = 0\n", "required_signers"),
-        ("[policy]\nrequire_signers = 2\n", "unknown keys require_signers"),
+        ("[policy]\nrequired_signers = 0\n", r"\] required_signers: expected an integer >="),
+        ("[policy]\nrequire_signers = 2\n", r"unknown key `require_signers` in \[policy\]"),
         ('[policy]\nmax_severity = "BAD"\n', "max_severity"),
         ('[policy]\nallowed_references = "registry/"\n', "allowed_references"),
         ('[policy.keys.alice]\nexpires = "soon"\n', "not a date"),
-        ("[policy.keys.alice]\nrevoked = 1\n", "revoked"),
-        ("[policy.keys.alice]\nimage = []\n", "unknown keys image"),
+        ("[policy.keys.alice]\nrevoked = 1\n", r"alice\] revoked: expected true or false"),
+        ("[policy.keys.alice]\nimage = []\n", r"unknown key `image` in \[policy.keys.alice\]"),
     ],
 )
 def test_invalid_policy_is_an_error_at_load(tmp_path: Path, text: str, words: str) -> None:

@@ -116,7 +116,8 @@ def test_rejected_bundle_cannot_be_approved(station: Station, tmp_path: Path) ->
 def test_new_media_forgets_approvals(station: Station, media: Path) -> None:
     first = _verified(station, media)
     first.approve(*ALICE)
-    second = station.new_transfer(media)  # the media was swapped and re-inserted
+    first.close()  # the media was pulled out and inserted again
+    second = station.new_transfer(media)
     second.inspect()
     second.verify()
     assert second.approvals_needed() == 2
@@ -174,8 +175,9 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
 
     def bundle(sequence: int) -> Path:
         out = tmp_path / f"seq{sequence}"
-        create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
-                      channel="ops", sequence=sequence)
+        if not out.exists():
+            create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
+                          channel="ops", sequence=sequence)
         return out
 
     first = _verified(station, bundle(5))
@@ -205,3 +207,18 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
     overrides = [r for r in station.audit.records() if r["event"] == "policy-override"]
     assert overrides[-1]["actor"] == "ada"
     assert overrides[-1]["reason"] == "vendor re-issued release 4"
+
+    # The override imports release 4 once; the channel's mark stays at 5, so neither 4 nor
+    # 5 (accepted before) is accepted again without another override.
+    _approve_both(old)
+    old.import_into(station.targets()[0])
+    assert old.state is TransferState.DONE
+    marks = json.loads((home / "sequence.json").read_text())["channels"]
+    assert marks["ops"]["sequence"] == 5
+    for sequence in (4, 5):
+        again = station.new_transfer(bundle(sequence))
+        again.inspect()
+        assert [p.code for p in again.verify().problems] == ["rollback"]
+    newer = station.new_transfer(bundle(6))
+    newer.inspect()
+    assert newer.verify().accepted

@@ -23,9 +23,12 @@ from station.media.events import (
     MediaInserted,
     MediaRemoved,
     MediaSource,
+    MediaWatcherFailed,
+    MediaWatcherRestarted,
+    WatcherEvent,
 )
 from tui.admin_gate import AdminGate
-from tui.messages import MediaArrived, MediaGone, MediaRefused, WorkFinished
+from tui.messages import MediaArrived, MediaGone, MediaRefused, MediaWatcherChanged, WorkFinished
 from tui.screens.failure import FailureScreen
 from tui.screens.waiting import WaitingScreen
 
@@ -110,6 +113,8 @@ class StationApp(App[None], inherit_bindings=False):
                 self.post_message(MediaArrived(event.media.root, event.device))
         elif isinstance(event, MediaRemoved):
             self.post_message(MediaGone(event.device))
+        elif isinstance(event, MediaWatcherFailed | MediaWatcherRestarted):
+            self.post_message(MediaWatcherChanged(event))
         else:
             self.post_message(MediaRefused(event.reason, event.device))
 
@@ -174,6 +179,21 @@ class StationApp(App[None], inherit_bindings=False):
 
     def on_media_refused(self, message: MediaRefused) -> None:
         self._record_media("media-refused", message.device, reason=message.reason)
+
+    def on_media_watcher_changed(self, message: MediaWatcherChanged) -> None:
+        self._record_watcher(message.event)
+
+    @work(thread=True, exit_on_error=False, group="audit", name="recording the media watcher")
+    def _record_watcher(self, event: WatcherEvent) -> None:
+        """On record first, then on screen (notify is thread-safe) until it listens again."""
+        if isinstance(event, MediaWatcherFailed):
+            self.station.audit.append("media-watcher-failed", reason=event.reason,
+                                      failures=event.failures, retry_in=event.retry_in)
+            self.notify(event.describe(), title="USB media", severity="error",
+                        timeout=max(10.0, event.retry_in + 2))  # until the next attempt
+        else:
+            self.station.audit.append("media-watcher-restarted", failures=event.failures)
+            self.notify(event.describe(), title="USB media", timeout=10)
 
     @work(thread=True, exit_on_error=False, group="audit", name="recording a media event")
     def _record_media(self, event: str, device: DeviceInfo, **fields: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.message import Message
 
-from station.media.events import DeviceInfo
+from station.media.events import DeviceInfo, WatcherEvent
 from station.progress import Progress
 
 
@@ -37,6 +37,13 @@ class MediaRefused(Message):
 
     reason: str
     device: DeviceInfo
+
+
+@dataclass
+class MediaWatcherChanged(Message):
+    """The media watcher failed (no media is seen until it restarts) or listens again."""
+
+    event: WatcherEvent
 
 
 @dataclass

@@ -119,6 +119,8 @@ def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace
         )
     finally:
         bar.finish()
+    for warning in transfer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         plan = transfer.plan
         print_json(
@@ -131,6 +133,7 @@ def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace
                 ],
                 "plan": plan.to_json() if plan is not None else None,
                 "receipt": receipt.to_json(),
+                "warnings": transfer.warnings,
             }
         )
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from station.config import StationConfig
+from station.config import DockerTargetSection, RegistryTargetSection, StationConfig
 from station.errors import UsageError
 from station.importing.base import (
     ImportFailed,
@@ -20,7 +20,7 @@ from station.importing.base import (
     StepEvent,
 )
 from station.importing.docker_engine import DEFAULT_SOCKET, DockerEngineTarget
-from station.importing.references import parse_retag_rules
+from station.importing.references import retag_rules
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.importing.store import StoreTarget
 from station.verify.staged import StagedBundle
@@ -42,31 +42,31 @@ TARGET_KINDS = ("store", "docker", "registry")
 def make_target(spec: str, config: StationConfig) -> ImportTarget:
     """The target a `--to` value names, configured from the station config."""
     kind, _, value = spec.partition("=")
-    targets = config.table("targets")
+    targets = config.targets
     work_dir = config.staging_dir / "work"
     if kind == "store":
         return StoreTarget(Path(value) if value else config.store_dir, config.home)
     if kind == "docker":
-        table = targets.get("docker", {})
+        docker = targets.docker or DockerTargetSection()
         return DockerEngineTarget(
-            value or str(table.get("url", DEFAULT_SOCKET)),
+            value or docker.url or DEFAULT_SOCKET,
             work_dir=work_dir,
             home=config.home,
-            retag_rules=parse_retag_rules(table.get("retag"), "[targets.docker]"),
+            retag_rules=retag_rules(docker.retag),
         )
     if kind == "registry":
-        table = targets.get("registry", {})
-        url = value or table.get("url")
+        registry = targets.registry or RegistryTargetSection()
+        url = value or registry.url
         if not url:
             raise UsageError(
                 "no registry named",
                 hint="use --to registry=URL or set url in [targets.registry]",
             )
         return RegistryTarget(
-            RegistrySettings.from_config(str(url), table),
+            RegistrySettings.from_config(url, registry),
             work_dir=work_dir,
             home=config.home,
-            retag_rules=parse_retag_rules(table.get("retag"), "[targets.registry]"),
+            retag_rules=retag_rules(registry.retag),
         )
     raise UsageError(
         f"unknown import target {spec!r}",

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from station.errors import StationError
+from station.config import RetagRuleSection
 from station.references import normalise_prefix
 
 
@@ -23,24 +22,10 @@ class RetagRule:
     replacement: str
 
 
-def parse_retag_rules(raw: Any, where: str) -> tuple[RetagRule, ...]:
-    """Rules from a config list of `{from = ..., to = ...}` tables."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise StationError(f"{where}: retag must be a list of {{from = ..., to = ...}} tables")
-    rules = []
-    for rule in raw:
-        if (
-            not isinstance(rule, dict)
-            or not isinstance(rule.get("from"), str)
-            or not isinstance(rule.get("to"), str)
-            or not rule["from"]
-            or not rule["to"]
-        ):
-            raise StationError(f"{where}: each retag rule needs non-empty 'from' and 'to'")
-        rules.append(RetagRule(normalise_prefix(rule["from"]), rule["to"]))
-    return tuple(rules)
+def retag_rules(sections: Sequence[RetagRuleSection]) -> tuple[RetagRule, ...]:
+    """The rules of a `retag = [...]` list (checked by the configuration model); `from` is
+    normalised like references are."""
+    return tuple(RetagRule(normalise_prefix(rule.prefix), rule.replacement) for rule in sections)
 
 
 def retag(reference: str, rules: Sequence[RetagRule]) -> str:

@@ -22,11 +22,11 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from station.config import RegistryTargetSection
 from station.errors import StationError
 from station.importing.base import (
     ImageReceipt,
@@ -59,15 +59,16 @@ class RegistrySettings:
     password_file: Path | None = None
 
     @classmethod
-    def from_config(cls, url: str, table: dict[str, Any]) -> RegistrySettings:
-        """Parse `http[s]://HOST[:PORT][/PREFIX]` and the config's TLS and login keys."""
+    def from_config(cls, url: str, section: RegistryTargetSection) -> RegistrySettings:
+        """Parse `http[s]://HOST[:PORT][/PREFIX]`; TLS and login keys from `[targets.registry]`
+        (typed and checked at start-up: `insecure` is a real boolean)."""
         parts = urlsplit(url if "://" in url else f"https://{url}")
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             raise StationError(
                 f"{url!r} is not a registry URL",
                 hint="write it as https://HOST[:PORT] (or http:// for a loopback registry)",
             )
-        insecure = bool(table.get("insecure", False))
+        insecure = section.insecure
         tls = parts.scheme == "https"
         if not tls and not insecure and not _is_loopback(parts.hostname or ""):
             raise StationError(
@@ -75,19 +76,14 @@ class RegistrySettings:
                 hint="use https with ca_file, or set insecure = true in [targets.registry]",
             )
         prefix = parts.path.strip("/")
-        ca_file = table.get("ca_file")
-        password_file = table.get("password_file")
-        username = table.get("username")
-        if (username is None) != (password_file is None):
-            raise StationError("[targets.registry] needs both username and password_file")
         return cls(
             host=parts.netloc,
             prefix=f"{prefix}/" if prefix else "",
             tls=tls,
             insecure=insecure,
-            ca_file=Path(ca_file) if ca_file else None,
-            username=str(username) if username is not None else None,
-            password_file=Path(password_file) if password_file else None,
+            ca_file=Path(section.ca_file) if section.ca_file else None,
+            username=section.username,
+            password_file=Path(section.password_file) if section.password_file else None,
         )
 
     @property

@@ -1,7 +1,8 @@
 """Running skopeo: one place that turns its failures into operator messages.
 
 skopeo is Debian's well-kept client for image transports (docker-archive, oci, docker://).
-It runs as a child process so a stop request can end it; its stderr is kept for the message.
+It runs as a child process (`station.children`: killed with the station, its process group
+killed on a stop request); its stderr is kept for the message.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from station.children import run_child
 from station.importing.base import ImportFailed
-from station.progress import check_cancel
 
 _QUERY = re.compile(r"(https?://[^\s\"?]+)\?[^\s\"]*")
 
@@ -36,27 +36,11 @@ def run_skopeo(
     args: list[str], *, what: str, cancel: threading.Event | None = None, hint: str | None = None
 ) -> str:
     """Run `skopeo ARGS`; return stdout, or raise `ImportFailed` with skopeo's own reason."""
-    process = subprocess.Popen(
-        [skopeo_path(), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        while True:
-            try:
-                stdout, stderr = process.communicate(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                check_cancel(cancel, "import stopped")
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    if process.returncode != 0:
+    result = run_child([skopeo_path(), *args], cancel=cancel, cancel_message="import stopped")
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace")
         raise ImportFailed(f"{what} failed: {last_reason(stderr)}", hint=hint)
-    return stdout
+    return result.stdout.decode("utf-8", "replace")
 
 
 def last_reason(stderr: str) -> str:

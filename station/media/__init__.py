@@ -1,6 +1,7 @@
 """Media: where bundles come from (USB sticks through udev, or folders), read-only.
 
-Sources report `MediaInserted` / `MediaRemoved` / `MediaRefused` on their own thread; a
+Sources report `MediaInserted` / `MediaRemoved` / `MediaRefused` on their own thread (and
+`MediaWatcherFailed` / `MediaWatcherRestarted` when the watcher itself fails and recovers); a
 `MediaRef` (from `MediaInserted.media`) gives the folder to read a bundle from and says
 whether the media is still present.
 """
@@ -14,6 +15,8 @@ from station.media.events import (
     MediaRefused,
     MediaRemoved,
     MediaSource,
+    MediaWatcherFailed,
+    MediaWatcherRestarted,
 )
 
 __all__ = [
@@ -25,4 +28,6 @@ __all__ = [
     "MediaRefused",
     "MediaRemoved",
     "MediaSource",
+    "MediaWatcherFailed",
+    "MediaWatcherRestarted",
 ]

@@ -139,13 +139,52 @@ class MediaRefused:
         return f"{self.device.describe()}: {self.reason}"
 
 
-MediaEvent = MediaInserted | MediaRemoved | MediaRefused
+@dataclass(frozen=True)
+class MediaWatcherFailed:
+    """The watcher itself failed (not a device): no media is seen until it restarts.
+
+    The kiosk audits it and shows it on the waiting screen; the watcher tries again after
+    `retry_in` seconds (the wait doubles with each failure in a row, up to a minute).
+    """
+
+    reason: str
+    failures: int  # in a row, this one included
+    retry_in: float
+    kind = "watcher-failed"
+
+    def describe(self) -> str:
+        return (
+            f"the media watcher failed ({self.reason}); no media is seen until it restarts "
+            f"in {self.retry_in:g} s (failure {self.failures} in a row)"
+        )
+
+
+@dataclass(frozen=True)
+class MediaWatcherRestarted:
+    """The watcher listens again after a failure; devices present were listed again (a stick
+    inserted meanwhile is reported as inserted, one pulled out meanwhile as removed)."""
+
+    failures: int  # how many failures in a row came before
+    kind = "watcher-restarted"
+
+    def describe(self) -> str:
+        return f"the media watcher is listening again after {self.failures} failure(s)"
+
+
+DeviceEvent = MediaInserted | MediaRemoved | MediaRefused
+WatcherEvent = MediaWatcherFailed | MediaWatcherRestarted
+MediaEvent = DeviceEvent | WatcherEvent
 MediaCallback = Callable[[MediaEvent], None]
 
 
-def event_to_json(event: MediaEvent) -> dict[str, str | int]:
+def event_to_json(event: MediaEvent) -> dict[str, str | int | float]:
     """One JSON object per event, as `station media watch --json` prints it."""
-    data: dict[str, str | int] = {"event": event.kind, **event.device.to_json()}
+    if isinstance(event, MediaWatcherFailed):
+        return {"event": event.kind, "reason": event.reason, "failures": event.failures,
+                "retry_in": event.retry_in}
+    if isinstance(event, MediaWatcherRestarted):
+        return {"event": event.kind, "failures": event.failures}
+    data: dict[str, str | int | float] = {"event": event.kind, **event.device.to_json()}
     if isinstance(event, MediaRefused):
         data["reason"] = event.reason
     if isinstance(event, MediaInserted) and event.media is not None:
@@ -155,6 +194,8 @@ def event_to_json(event: MediaEvent) -> dict[str, str | int]:
 
 def event_line(event: MediaEvent) -> str:
     """One line per event, `udevadm monitor` style: `inserted  /dev/sdb1  usb  ...`."""
+    if isinstance(event, MediaWatcherFailed | MediaWatcherRestarted):
+        return f"{event.kind:<9} -  -  {event.describe()}"
     return f"{event.kind:<9} {event.device.device or '-'}  {event.device.bus or '-'}  " + (
         event.describe()
     )

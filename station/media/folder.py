@@ -23,6 +23,7 @@ from station.media.events import (
     MediaRef,
     MediaRemoved,
     clean_text,
+    event_line,
 )
 
 log = logging.getLogger("station.media")
@@ -75,7 +76,7 @@ class FolderMediaSource:
             thread.join(timeout=10)
 
     def _post(self, event: MediaEvent) -> None:
-        log.info("media %s: %s", event.kind, event.device.device)
+        log.info("media %s", event_line(event))
         if self._callback is not None:
             try:
                 self._callback(event)

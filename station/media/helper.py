@@ -35,6 +35,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from station.children import run_child
+
 MEDIA_BASE = Path("/run/station/media")
 EXPORT_BASE = Path("/run/station/export")
 STATION_HOME = Path("/var/lib/station")  # the kiosk's home (packaging/systemd)
@@ -104,7 +106,14 @@ def check_mount_point(name: str, base: Path) -> Path:
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, env=SAFE_ENV, check=False)
+    """blockdev, mount, umount: children of this helper that die with it."""
+    result = run_child(argv, env=SAFE_ENV)
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
 
 
 def _must(argv: Sequence[str], what: str) -> str:

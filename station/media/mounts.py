@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from station.children import run_child
 from station.errors import MediaError
 from station.media.events import DeviceInfo, MediaRef
 from station.media.helper import FS_OPTIONS, MEDIA_BASE, MOUNT_NAME, SAFE_ENV
@@ -102,21 +103,15 @@ class Mounter:
 
     def _call(self, args: list[str], device: str) -> None:
         try:
-            result = subprocess.run(
-                [*self._helper, *args],
-                capture_output=True,
-                text=True,
-                env=SAFE_ENV,
-                timeout=HELPER_TIMEOUT,
-                check=False,
-            )
+            result = run_child([*self._helper, *args], env=SAFE_ENV, timeout=HELPER_TIMEOUT)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise MediaError(
                 f"{device}: the media helper could not run: {exc}",
                 hint="check the station installation (packaging/README.md)",
             ) from exc
         if result.returncode != 0:
-            detail = result.stderr.strip().removeprefix("station-media-helper: ")
+            stderr = result.stderr.decode("utf-8", "replace")
+            detail = stderr.strip().removeprefix("station-media-helper: ")
             raise MediaError(
                 f"{device}: {detail or 'the media helper failed'}",
                 hint="remove the media; if this repeats, check the station's sudoers rule",

@@ -6,6 +6,12 @@ is not storage (a keyboard, a network adapter) plugged in while the station runs
 as refused: a "stick" that also types is a known attack, and the audit log must show it.
 Devices already present at start-up are reported too (block devices only: the kiosk's own
 keyboard is not a refusal).
+
+The watcher cannot die silently: if the monitor itself fails (its netlink socket breaks,
+libudev errors), a `MediaWatcherFailed` event says so (the kiosk audits it and shows it on the
+waiting screen), and the watcher starts again after 1 s, then 2, 4 ... up to 60 s for failures
+in a row; after a restart it lists the devices present again, so a stick inserted or pulled
+out meanwhile is reported, and sends `MediaWatcherRestarted`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import re
 import select
 import threading
+import time
 from typing import Any
 
 import pyudev
@@ -28,7 +35,10 @@ from station.media.events import (
     MediaRef,
     MediaRefused,
     MediaRemoved,
+    MediaWatcherFailed,
+    MediaWatcherRestarted,
     clean_text,
+    event_line,
 )
 from station.media.mounts import SUPPORTED_FILESYSTEMS, Mounter
 
@@ -50,6 +60,10 @@ USB_CLASS_NAMES = {
 }
 # Extended-partition containers hold other partitions, not a filesystem.
 CONTAINER_PARTITION_TYPES = {"0x5", "0xf", "0x85"}
+
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 60.0
+STABLE_SECONDS = 60.0  # a watch that ran this long before failing starts the count again
 
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
@@ -180,16 +194,12 @@ class UdevMediaSource:
             raise RuntimeError("the udev media source is already started")
         self._callback = callback
         try:
-            monitor = pyudev.Monitor.from_netlink(self._context)
-            for subsystem in WATCHED_SUBSYSTEMS:
-                monitor.filter_by(subsystem)
-            monitor.start()  # before listing, so nothing inserted in between is missed
+            self._monitor = self._open_monitor()
         except (OSError, ValueError) as exc:
             raise MediaError(
                 f"cannot listen to udev for USB media: {exc}",
                 hint="run on a system with udev (systemd-udevd), or watch a folder instead",
             ) from exc
-        self._monitor = monitor
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="udev-media", daemon=True)
         self._thread.start()
@@ -205,29 +215,64 @@ class UdevMediaSource:
             os.close(fd)
         self._release_all()
 
-    def _run(self) -> None:
-        try:
-            for device in self._context.list_devices(subsystem="block"):
-                self._guarded("add", device, hotplug=False)
-            while True:
-                ready, _, _ = select.select([self._monitor.fileno(), self._stop_r], [], [])
-                if self._stop_r in ready:
-                    return
-                device = self._monitor.poll(timeout=0)
-                if device is not None:
-                    self._guarded(device.action or "", device, hotplug=True)
-        except Exception:
-            log.exception("udev media watch failed; no further media events")
+    def _open_monitor(self) -> Any:
+        monitor = pyudev.Monitor.from_netlink(self._context)
+        for subsystem in WATCHED_SUBSYSTEMS:
+            monitor.filter_by(subsystem)
+        monitor.start()  # before listing, so nothing inserted in between is missed
+        return monitor
 
-    def _guarded(self, action: str, device: Any, *, hotplug: bool) -> None:
+    def _run(self) -> None:
+        """Watch until stopped; a failure of the watch itself is reported and the watch
+        starts again after a growing pause."""
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                if self._monitor is None:
+                    self._monitor = self._open_monitor()
+                    self._post(MediaWatcherRestarted(failures))
+                self._watch()
+                return
+            except Exception as exc:
+                self._monitor = None
+                if time.monotonic() - started >= STABLE_SECONDS:
+                    failures = 0
+                failures += 1
+                pause = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
+                log.exception("udev media watch failed; restarting in %g s", pause)
+                reason = clean_text(f"{type(exc).__name__}: {exc}", 200)
+                self._post(MediaWatcherFailed(reason, failures, pause))
+            ready, _, _ = select.select([self._stop_r], [], [], pause)
+            if ready:
+                return
+
+    def _watch(self) -> None:
+        """List the devices present (again, after a restart), then follow the events."""
+        present = list(self._context.list_devices(subsystem="block"))
+        paths = {str(device.sys_path) for device in present}
+        for sys_path in [p for p in self._tracked if p not in paths]:
+            self._removed(sys_path)  # pulled out while the watcher was down
+        for device in present:
+            self._guarded("add", device, hotplug=False)
+        while True:
+            ready, _, _ = select.select([self._monitor.fileno(), self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            device = self._monitor.poll(timeout=0)
+            if device is not None:
+                self._guarded(None, device, hotplug=True)
+
+    def _guarded(self, action: str | None, device: Any, *, hotplug: bool) -> None:
         """One odd device (its descriptors are the attacker's) must not stop the watch."""
         try:
-            self._handle(action, device, hotplug=hotplug)
+            self._handle(device.action or "" if action is None else action, device,
+                         hotplug=hotplug)
         except Exception:
             log.exception("ignored a udev event that could not be understood")
 
     def _post(self, event: MediaEvent) -> None:
-        log.info("media %s: %s %s", event.kind, event.device.device, event.describe())
+        log.info("media %s", event_line(event))
         if self._callback is not None:
             try:
                 self._callback(event)

@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime
 from station.bundle.model import Finding
 from station.bundle.reports import ScanSummary, Vulnerability, Waiver, Waivers, severity_findings
 from station.config import StationConfig
-from station.errors import StationError
 from station.scan.matching import VulnerabilityMatch
 from station.scan.report import ScanReport
 
@@ -46,15 +45,11 @@ class ScanPolicy:
 
     @classmethod
     def from_config(cls, config: StationConfig) -> ScanPolicy:
-        """`max_severity` as the policy parses it, and `max_db_age_days` (whole days, >= 0)."""
-        from station.verify.policy import Policy  # one parser for max_severity
-
-        age = config.table("policy").get("max_db_age_days")
-        if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
-            raise StationError(
-                f"{config.config_path}: [policy] max_db_age_days must be a whole number of days"
-            )
-        return cls(max_severity=Policy.from_config(config).max_severity, max_db_age_days=age)
+        """`max_severity` and `max_db_age_days` of `[policy]`, as the configuration model
+        checked them."""
+        severity = config.policy.max_severity
+        return cls(max_severity=severity.upper() if severity is not None else None,
+                   max_db_age_days=config.policy.max_db_age_days)
 
 
 def _waived_id(match: VulnerabilityMatch, waivers: Sequence[Waiver], today: date) -> str:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from station.bundle.safety import describe_name
+from station.children import run_child
 from station.errors import StationError
 
 SCHEME = "openpgp"
@@ -73,14 +74,7 @@ def _tool_env(home: str) -> dict[str, str]:
 
 def _run(args: list[str], data: bytes, home: str, what: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(
-            args,
-            input=data,
-            capture_output=True,
-            timeout=TIMEOUT_SECONDS,
-            env=_tool_env(home),
-            check=False,
-        )
+        return run_child(args, input=data, timeout=TIMEOUT_SECONDS, env=_tool_env(home))
     except subprocess.TimeoutExpired as exc:
         raise OpenPGPError(f"{what} took longer than {TIMEOUT_SECONDS:.0f} s") from exc
     except OSError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from station.config import RegistryTargetSection
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.docker_engine import DockerEngineTarget
 from station.importing.references import RetagRule
@@ -153,7 +154,9 @@ def test_docker_save_output_lands_in_store_engine_and_registry(
     assert client.images.get("example.org/saved/app:5").id == image.config_digest
 
     pushed = RegistryTarget(
-        RegistrySettings.from_config(registry.url, {}), work_dir=tmp_path / "w", home=tmp_path
+        RegistrySettings.from_config(registry.url, RegistryTargetSection()),
+        work_dir=tmp_path / "w",
+        home=tmp_path,
     )
     (receipt,) = pushed.run(pushed.plan(staged)).images
     assert receipt.references == (f"{registry.address}/saved/app:5",)

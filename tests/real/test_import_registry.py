@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from station.config import RegistryTargetSection
 from station.errors import StationError
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.registry import RegistrySettings, RegistryTarget
@@ -39,7 +40,9 @@ pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
 
 def _target(url: str, tmp_path: Path) -> RegistryTarget:
     return RegistryTarget(
-        RegistrySettings.from_config(url, {}), work_dir=tmp_path / "work", home=tmp_path / "home"
+        RegistrySettings.from_config(url, RegistryTargetSection()),
+        work_dir=tmp_path / "work",
+        home=tmp_path / "home",
     )
 
 
@@ -97,10 +100,13 @@ def test_a_registry_that_is_down_is_reported_before_anything_moves(tmp_path: Pat
 
 def test_plain_http_to_a_network_address_is_refused_unless_marked_insecure() -> None:
     with pytest.raises(StationError, match="plain http"):
-        RegistrySettings.from_config("http://mirror.example.org:5000", {})
-    settings = RegistrySettings.from_config("http://mirror.example.org:5000", {"insecure": True})
+        RegistrySettings.from_config("http://mirror.example.org:5000", RegistryTargetSection())
+    settings = RegistrySettings.from_config(
+        "http://mirror.example.org:5000", RegistryTargetSection(insecure=True)
+    )
     assert not settings.verify_tls
-    assert RegistrySettings.from_config("mirror.example.org", {}).verify_tls
+    default = RegistrySettings.from_config("mirror.example.org", RegistryTargetSection())
+    assert default.verify_tls
 
 
 def test_a_registry_killed_mid_push_fails_clearly_and_a_retry_skips_finished_images(
@@ -176,8 +182,9 @@ def test_https_with_a_ca_file_and_a_login_from_the_station_config(tmp_path: Path
     server = start_registry(tmp_path / "registry", tls=tls, htpasswd=htpasswd)
     try:
         (tmp_path / "password").write_text("s3cret pass\n")
-        table = {"ca_file": str(tls.ca), "username": "station",
-                 "password_file": str(tmp_path / "password")}
+        table = RegistryTargetSection(
+            ca_file=str(tls.ca), username="station", password_file=str(tmp_path / "password")
+        )
         staging = tmp_path / "staging"
         oci_layout(staging / "layout", {APP: 2000})
         staged = stage(staging)
@@ -194,7 +201,9 @@ def test_https_with_a_ca_file_and_a_login_from_the_station_config(tmp_path: Path
         with pytest.raises(ImportFailed, match=r"unauthorized|authentication"):
             target.run(target.plan(staged))
         no_ca = RegistryTarget(
-            RegistrySettings.from_config(server.url, {}), work_dir=tmp_path / "w", home=tmp_path
+            RegistrySettings.from_config(server.url, RegistryTargetSection()),
+            work_dir=tmp_path / "w",
+            home=tmp_path,
         )
         assert "does not answer" in (no_ca.check() or "")
     finally:

@@ -210,3 +210,34 @@ def test_pulling_the_stick_mid_verification_aborts_and_keeps_nothing(
     aborts = [r for r in audit if r["event"] == "abort"]
     assert [r.get("reason") for r in aborts] == ["the media was removed"]
     assert not any(r["event"] == "verification" for r in audit)
+
+
+WATCHER_CHILD = Path(__file__).with_name("umockdev") / "watcher_child.py"
+
+
+def test_a_broken_monitor_is_reported_and_the_watcher_restarts_and_catches_up() -> None:
+    first, first_path = usb_stick("sdb")
+    second, _ = usb_stick("sdc", port="1-2", serial="SECOND")
+    third, _ = usb_stick("sdd", port="1-3", serial="THIRD")
+    with FakeUdev() as udev:
+        udev.add(first)
+        udev.spawn([sys.executable, str(WATCHER_CHILD), "6"])
+        assert udev.child_json()["serial"] == "4C530001"
+        assert udev.child_json() == {"event": "socket-broken"}  # the child broke its socket
+
+        udev.add(second)  # this uevent wakes the monitor, whose receive now fails
+        failed = udev.child_json()
+        assert failed["event"] == "watcher-failed"
+        assert "Errno" in failed["reason"] and failed["failures"] == 1
+        assert failed["retry_in"] == 1.0
+        udev.remove(first_path)  # while the watcher is down: no uevent reaches anyone
+
+        restarted = udev.child_json()
+        assert restarted == {"event": "watcher-restarted", "failures": 1}
+        caught_up = {(e["event"], e["serial"]) for e in (udev.child_json(), udev.child_json())}
+        assert caught_up == {("removed", "4C530001"), ("inserted", "SECOND")}
+
+        udev.add(third)  # the new monitor hears hot-plug events again
+        last = udev.child_json()
+        assert (last["event"], last["serial"]) == ("inserted", "THIRD")
+        assert udev.child_line() is None

@@ -18,51 +18,38 @@ the bundle. A valid signature by a revoked key refuses the bundle outright. Pref
 a boundary: `registry.example.org/ops/` or `registry.example.org/ops` accept
 `registry.example.org/ops/api:1`, never `registry.example.org/opsevil/x`.
 
-Rollback protection keeps the last imported sequence per channel in `<home>/sequence.json`;
-a bundle whose sequence is not greater is refused unless an admin overrides, which is audited.
-Every rule returns `Finding`s (code + a message naming the file, signer or image); an empty
-list means the policy passed.
+Rollback protection compares a bundle.json's channel and sequence with the channel's mark
+(`sequences.SequenceStore`); a bundle whose sequence is not greater is refused unless an admin
+overrides (`override.py`), which is audited. Every rule returns `Finding`s (code + a message
+naming the file, signer or image); an empty list means the policy passed. The table is
+checked by the typed configuration model (`station.config.PolicySection`) at start-up.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from station.approval import Operator, Role
-from station.atomic import replace_file
 from station.bundle import reports
 from station.bundle.model import Bundle, Entry, Finding, Item, ItemKind
 from station.bundle.safety import read_media_file
-from station.config import StationConfig
+from station.config import KeyRuleSection, PolicySection, StationConfig
 from station.errors import StationError
 from station.references import normalise_prefix
+from station.verify.policy.override import override as audited_override
+from station.verify.policy.sequences import SEQUENCE_NAME, SequenceStore
 
 if TYPE_CHECKING:
+    from station.approval import Operator
     from station.audit import AuditLog
     from station.verify.signatures import SignatureCheck
     from station.verify.staged import StagedBundle
 
-SEQUENCE_NAME = "sequence.json"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
-OVERRIDABLE = frozenset({"rollback", "rollback-unknown"})
-_TOP_KEYS = frozenset(
-    {
-        "required_signers",
-        "allowed_references",
-        "max_bundle_bytes",
-        "rollback_protection",
-        "max_severity",
-        "max_db_age_days",  # read by station.scan.policy.ScanPolicy
-        "keys",
-    }
-)
-_KEY_KEYS = frozenset({"images", "expires", "revoked"})
 _IMAGE_KINDS = frozenset({ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT})
 
 
@@ -73,6 +60,17 @@ class KeyRule:
     images: tuple[str, ...] | None = None
     expires: datetime | None = None
     revoked: bool = False
+
+    @classmethod
+    def from_section(cls, section: KeyRuleSection) -> KeyRule:
+        expires = section.expires.at if section.expires is not None else None
+        return cls(images=_normalised(section.images), expires=expires, revoked=section.revoked)
+
+
+def _normalised(prefixes: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Policy prefixes written as references are shown (`demo/` is `docker.io/demo/`), so
+    the same image named another way cannot slip past a rule."""
+    return None if prefixes is None else tuple(normalise_prefix(p) for p in prefixes)
 
 
 def matches_prefix(reference: str, prefix: str) -> bool:
@@ -96,54 +94,6 @@ def bundle_references(items: Iterable[Item]) -> list[str]:
     return list(seen)
 
 
-class SequenceStore:
-    """`<home>/sequence.json`: the last imported sequence per channel, written atomically."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-
-    def load(self) -> dict[str, int]:
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise StationError(
-                f"cannot read the imported sequences {self.path}: {exc}",
-                hint="restore it from a backup; rollback protection cannot work without it",
-            ) from exc
-        channels = doc.get("channels") if isinstance(doc, dict) else None
-        if not isinstance(channels, dict):
-            raise StationError(f"{self.path}: no 'channels' object; the file is damaged")
-        result = {}
-        for channel, entry in channels.items():
-            sequence = entry.get("sequence") if isinstance(entry, dict) else None
-            if not isinstance(sequence, int) or isinstance(sequence, bool):
-                raise StationError(f"{self.path}: channel {channel!r} has no integer sequence")
-            result[channel] = sequence
-        return result
-
-    def record(self, channel: str, sequence: int, digest: str) -> None:
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            doc = {"channels": {}}
-        except (OSError, ValueError) as exc:
-            raise StationError(f"cannot read the imported sequences {self.path}: {exc}") from exc
-        doc.setdefault("channels", {})[channel] = {
-            "sequence": sequence,
-            "digest": digest,
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # The rename must survive a power cut, or an old bundle could be replayed once.
-            data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
-            replace_file(self.path, data, mode=0o644)
-        except OSError as exc:
-            raise StationError(f"cannot write the imported sequences {self.path}: {exc}") from exc
-
-
 @dataclass(frozen=True)
 class Policy:
     """The parsed `[policy]` table. `Policy()` is the default: one trusted signer."""
@@ -158,9 +108,21 @@ class Policy:
 
     @classmethod
     def from_config(cls, config: StationConfig) -> Policy:
-        """Parse `[policy]`; anything unknown or of the wrong type is a StationError."""
-        where = f"{config.config_path}: [policy]"
-        return _parse(config.table("policy"), where, SequenceStore(config.home / SEQUENCE_NAME))
+        """The station's `[policy]` (checked at load), with its home's rollback marks."""
+        return cls.from_section(config.policy, SequenceStore(config.home / SEQUENCE_NAME))
+
+    @classmethod
+    def from_section(cls, section: PolicySection, sequences: SequenceStore | None) -> Policy:
+        severity = section.max_severity
+        return cls(
+            required_signers=section.required_signers,
+            allowed_references=_normalised(section.allowed_references),
+            max_bundle_bytes=section.max_bundle_bytes,
+            rollback_protection=section.rollback_protection,
+            max_severity=severity.upper() if severity is not None else None,
+            keys={name: KeyRule.from_section(rule) for name, rule in section.keys.items()},
+            sequences=sequences,
+        )
 
     # -- evaluation ---------------------------------------------------------------------
 
@@ -347,7 +309,10 @@ class Policy:
     # -- after import, and overrides ----------------------------------------------------
 
     def record_import(self, bundle: Bundle) -> None:
-        """Remember the channel's sequence once the bundle is imported."""
+        """Raise the channel's rollback mark once the bundle is imported (never lowers it).
+
+        Raises `SequenceWriteFailed` when the mark cannot be saved; the images have landed.
+        """
         if bundle.info is None or self.sequences is None:
             return
         self.sequences.record(bundle.info.channel, bundle.info.sequence, bundle.digest)
@@ -361,27 +326,8 @@ class Policy:
         digest: str,
         audit: AuditLog,
     ) -> list[Finding]:
-        """Drop rollback findings on an admin's word, audited first; others stay.
-
-        `admin` must be an authenticated account with the admin role (the caller checked
-        the PIN through `OperatorStore.authenticate`).
-        """
-        if admin.role is not Role.ADMIN or not admin.usable:
-            raise StationError(
-                f"{admin.name} may not override the policy", hint="an admin account is needed"
-            )
-        if not reason.strip():
-            raise StationError("an override needs a reason for the audit log")
-        dropped = [f for f in findings if f.code in OVERRIDABLE]
-        if dropped:
-            audit.append(
-                "policy-override",
-                actor=admin.name,
-                digest=digest,
-                reason=reason,
-                overridden=[f.to_json() for f in dropped],
-            )
-        return [f for f in findings if f.code not in OVERRIDABLE]
+        """`override.override`: drop rollback findings on an admin's word, audited first."""
+        return audited_override(findings, admin=admin, reason=reason, digest=digest, audit=audit)
 
 
 def _staged_sizes(root: Path, entries: Iterable[Entry]) -> dict[str, int]:
@@ -394,94 +340,3 @@ def _staged_sizes(root: Path, entries: Iterable[Entry]) -> dict[str, int]:
             except OSError as exc:
                 raise StationError(f"staged copy of {entry.path} is missing: {exc}") from exc
     return sizes
-
-
-# -- parsing --------------------------------------------------------------------------------
-
-
-def _parse(table: dict[str, Any], where: str, sequences: SequenceStore | None) -> Policy:
-    unknown = set(table) - _TOP_KEYS
-    if unknown:
-        raise StationError(
-            f"{where}: unknown keys {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_TOP_KEYS))}",
-        )
-    required = table.get("required_signers", 1)
-    if isinstance(required, bool) or not isinstance(required, int) or required < 1:
-        raise StationError(f"{where} required_signers must be an integer of 1 or more")
-    max_bytes = table.get("max_bundle_bytes")
-    if max_bytes is not None and (
-        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
-    ):
-        raise StationError(f"{where} max_bundle_bytes must be a positive integer")
-    rollback = table.get("rollback_protection", False)
-    if not isinstance(rollback, bool):
-        raise StationError(f"{where} rollback_protection must be true or false")
-    severity = table.get("max_severity")
-    if severity is not None and (
-        not isinstance(severity, str) or severity.upper() not in reports.SEVERITIES[1:]
-    ):
-        raise StationError(
-            f"{where} max_severity = {severity!r} is not a severity",
-            hint="use LOW, MEDIUM, HIGH or CRITICAL",
-        )
-    keys_table = table.get("keys", {})
-    if not isinstance(keys_table, dict):
-        raise StationError(f"{where} keys must be a table of [policy.keys.NAME] tables")
-    key_where = where.removesuffix("]") + ".keys.{}]"
-    return Policy(
-        required_signers=required,
-        allowed_references=_prefixes(
-            table.get("allowed_references"), f"{where} allowed_references"
-        ),
-        max_bundle_bytes=max_bytes,
-        rollback_protection=rollback,
-        max_severity=severity.upper() if isinstance(severity, str) else None,
-        keys={name: _key_rule(rule, key_where.format(name)) for name, rule in keys_table.items()},
-        sequences=sequences,
-    )
-
-
-def _prefixes(value: Any, where: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise StationError(f"{where} must be a non-empty list of reference prefixes")
-    if not all(isinstance(p, str) and p.strip() == p and p for p in value):
-        raise StationError(f"{where} must hold non-empty strings without spaces")
-    return tuple(normalise_prefix(p) for p in value)
-
-
-def _key_rule(rule: Any, where: str) -> KeyRule:
-    if not isinstance(rule, dict):
-        raise StationError(f"{where} must be a table")
-    unknown = set(rule) - _KEY_KEYS
-    if unknown:
-        raise StationError(
-            f"{where}: unknown keys {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_KEY_KEYS))}",
-        )
-    revoked = rule.get("revoked", False)
-    if not isinstance(revoked, bool):
-        raise StationError(f"{where} revoked must be true or false")
-    return KeyRule(
-        images=_prefixes(rule.get("images"), f"{where} images"),
-        expires=_instant(rule.get("expires"), f"{where} expires"),
-        revoked=revoked,
-    )
-
-
-def _instant(value: Any, where: str) -> datetime | None:
-    """A TOML date (start of that day, UTC), datetime, or the same as an ISO string."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError as exc:
-            raise StationError(f"{where} = {value!r} is not a date") from exc
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise StationError(f"{where} must be a date like 2027-01-01")
