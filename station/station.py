@@ -18,6 +18,7 @@ from station.config import StationConfig
 from station.errors import StationError
 from station.importing import ImportTarget, make_target
 from station.lock import TransferLock, clean_staging, clean_staging_if_free
+from station.malware.settings import MalwareSettings
 from station.media.events import DeviceInfo
 from station.verify.checks import StagedCheck
 from station.verify.policy import Policy
@@ -214,6 +215,7 @@ class Station:
                 home_lock=lock,
                 on_finished=self._finished if self.signer is not None else None,
                 checks=self.checks(),
+                malware=MalwareSettings.from_config(self.config),
             )
         except BaseException:
             lock.release()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from station.approval import Approval, ApprovalBook
     from station.audit import AuditLog
     from station.lock import TransferLock
+    from station.malware.settings import MalwareSettings
     from station.media.events import DeviceInfo
 
 
@@ -86,6 +87,7 @@ class Transfer:
         on_finished: Callable[[Transfer], None] | None = None,
         checks: Sequence[StagedCheck] = (),
         home_lock: TransferLock | None = None,
+        malware: MalwareSettings | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.media_root = media_root
@@ -97,6 +99,7 @@ class Transfer:
         self.policy = policy
         self.on_imported = on_imported
         self.checks = tuple(checks)
+        self.malware = malware
         # --- receipt hook (issue 15): called once, after the move into done, rejected or
         # aborted is on record and before listeners hear of it; it may add to `message`.
         self.on_finished = on_finished
@@ -225,6 +228,7 @@ class Transfer:
                 limits=self.config.limits,
                 staging_root=self.config.staging_dir,
                 checks=self.checks,
+                malware=self.malware,
                 on_progress=on_progress,
                 cancel=cancel or self._stop,
             )

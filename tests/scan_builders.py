@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
 from tests.oci_fixtures import Member
+
+try:  # Python 3.14+
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # the official backport, the one zstd library of the project
+    from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osv"
 VENV_SITE = next(Path(__file__).resolve().parents[1].joinpath(".venv", "lib").glob(
@@ -76,7 +79,7 @@ def compress(data: bytes, kind: str) -> bytes:
     if kind == "gzip":
         return gzip.compress(data, compresslevel=1, mtime=0)
     if kind == "zstd":
-        return zstandard.ZstdCompressor(level=1).compress(data)
+        return zstd.compress(data, level=1)
     return data
 
 

@@ -11,7 +11,8 @@ official backport, which share the interface of `bz2` and `lzma`.
 
 `Decompressed` is a pull source (the strict tar reader reads from it); `DigestTap` is pushed
 the compressed bytes of a blob while the blob is copied and gives the digest of its
-decompressed content (a layer's `diff_id`).
+decompressed content (a layer's `diff_id`), passing that content on when asked (to the
+malware scan of the layer's files).
 """
 
 from __future__ import annotations
@@ -202,9 +203,23 @@ class Decompressed:
 class DigestTap:
     """The sha256 of a blob's content once decompressed, fed the compressed bytes in order."""
 
-    def __init__(self, kind: Compression, *, label: str, max_output: int) -> None:
+    def __init__(
+        self,
+        kind: Compression,
+        *,
+        label: str,
+        max_output: int,
+        on_output: Callable[[bytes], None] | None = None,
+    ) -> None:
         self._decoder = _Decoder(kind, label, max_output)
         self._hash = hashlib.sha256()
+        self._on_output = on_output
+
+    def _take(self, out: bytes) -> None:
+        if out:
+            self._hash.update(out)
+            if self._on_output is not None:
+                self._on_output(out)
 
     def feed(self, data: bytes | memoryview) -> None:
         decoder = self._decoder
@@ -218,9 +233,7 @@ class DigestTap:
             assert stream is not None  # noqa: S101
             if stream.needs_input and not decoder.pending:
                 return
-            out = decoder.step(CHUNK)
-            if out:
-                self._hash.update(out)
+            self._take(decoder.step(CHUNK))
 
     def finish(self) -> str:
         """The digest of the decompressed content; refuses a stream cut short."""
@@ -228,7 +241,7 @@ class DigestTap:
         if decoder.stream is None and decoder.pending:
             decoder.start()  # a short tail: either garbage or the start of another stream
             while decoder.stream is not None and not decoder.stream.needs_input:
-                self._hash.update(decoder.step(CHUNK))
+                self._take(decoder.step(CHUNK))
         if decoder.stream is not None or decoder.pending or decoder.streams == 0:
             raise decoder.cut_short()
         return "sha256:" + self._hash.hexdigest()

@@ -10,6 +10,7 @@ from station.bundle import open_bundle
 from station.cli.common import load_config, load_trust, print_json
 from station.cli.progressbar import TerminalProgress
 from station.cli.render import render_verification
+from station.malware.settings import MalwareSettings
 from station.scan.check import checks_for
 from station.verify.policy import Policy
 from station.verify.verification import verify_bundle
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         verification = verify_bundle(
             bundle, trust, policy, limits=config.limits, checks=checks_for(config),
-            scratch_root=config.staging_dir, on_progress=bar.callback(),
+            malware=MalwareSettings.from_config(config), scratch_root=config.staging_dir,
+            on_progress=bar.callback(),
         )
     finally:
         bar.finish()

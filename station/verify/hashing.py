@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from station.bundle.members import Blob, ByteBudget, Members
 from station.bundle.model import Entry, Finding
@@ -33,12 +34,17 @@ from station.verify.blobstore import BlobStore, FileWriter, SpaceBudget, Staging
 from station.verify.streams import (
     MEDIA_GONE,
     BlobSink,
+    ChunkSink,
     MediaStream,
     StopSignal,
     blob_from_stream,
     scan_plain_file,
     split_archive,
 )
+
+if TYPE_CHECKING:
+    from station.malware.scanning import ScanSession
+    from station.verify.malware_tap import MalwareTap
 
 __all__ = ["HashResult", "Role", "StagingError", "Task", "hash_entries"]
 
@@ -68,6 +74,7 @@ class StagingArea:
     blobs: BlobStore
     files: Path | None
     budget: ByteBudget
+    malware: MalwareTap | None = None
 
 
 @dataclass(frozen=True)
@@ -171,13 +178,18 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
 
     file_writer: FileWriter | None = None
     sink: BlobSink | None = None
-    sinks = []
+    session: ScanSession | None = None
+    sinks: list[ChunkSink] = []
     if task.role is Role.FILE:
         target = area.files / entry.path if area.files is not None else None
         file_writer = FileWriter(target, area.blobs.space, shown)
         sinks.append(file_writer.write)
+        if area.malware is not None:
+            session = area.malware.file_session(entry.path, media_file.size)
+            sinks.append(session.feed)
     elif task.role is Role.LAYOUT:
-        sink = BlobSink(area.blobs, task.member, media_file.size, shown, limits)
+        layer = area.malware.layer_scan(shown, task.member) if area.malware else None
+        sink = BlobSink(area.blobs, task.member, media_file.size, shown, limits, layer)
         sinks.append(sink.feed)
     stream = MediaStream(media_file, on_bytes=counted, stop=stop, sinks=sinks)
     members: Members | None = None
@@ -197,7 +209,7 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
                     )
             elif task.role is Role.ARCHIVE:
                 members = Members(shown, limits, area.budget)
-                split_archive(stream, area.blobs, limits, members)
+                split_archive(stream, area.blobs, limits, members, area.malware)
             else:
                 assert sink is not None  # noqa: S101
                 blob, kept = blob_from_stream(stream, sink, task.member, shown)
@@ -210,10 +222,14 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
             file_writer.discard()
         if sink is not None:
             sink.discard()
+        if session is not None:
+            session.abort()
         raise
     finally:
         if file_writer is not None:
             file_writer.close()
+    if session is not None:
+        session.close()  # clamd scans now; the verdict is collected after the pass
     tracker.add(0, entry.path, force=True)
     digest = stream.digest
     if problem is None:

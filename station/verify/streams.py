@@ -23,6 +23,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from station.bundle.compression import MAGIC_BYTES, Compression, Decompressed, DigestTap, detect
 from station.bundle.contents import is_tar_header
@@ -33,6 +34,10 @@ from station.bundle.strict_tar import BLOCK, Profile, StrictTarReader, TarError,
 from station.config import Limits
 from station.errors import BundleError, Cancelled, MediaError
 from station.verify.blobstore import BlobStore
+
+if TYPE_CHECKING:
+    from station.verify.malware_tap import LayerScan, MalwareTap
+
 
 CHUNK = 256 * 1024
 MEDIA_GONE = frozenset(
@@ -204,9 +209,10 @@ class BlobSink:
     what may be JSON (small, the right name or a `{`) is kept in memory for the readers.
     """
 
-    def __init__(self, store: BlobStore, name: str, size: int, label: str, limits: Limits
-                 ) -> None:
+    def __init__(self, store: BlobStore, name: str, size: int, label: str, limits: Limits,
+                 layer: LayerScan | None = None) -> None:
         self._writer = store.writer(f"{label}: {name}")
+        self._layer = layer
         self._name = name
         self._size = size
         self._label = label
@@ -233,7 +239,8 @@ class BlobSink:
         if self._kind in (Compression.GZIP, Compression.ZSTD, Compression.BZIP2,
                           Compression.XZ):
             self._tap = DigestTap(self._kind, label=f"{self._label}: {self._name}",
-                                  max_output=self._limits.max_bundle_bytes)
+                                  max_output=self._limits.max_bundle_bytes,
+                                  on_output=self._layer.feed if self._layer else None)
         if wants_bytes(self._name, self._size, held):
             self._kept = []
         self._after(held)
@@ -241,6 +248,8 @@ class BlobSink:
     def _after(self, data: bytes | memoryview) -> None:
         if self._tap is not None:
             self._tap.feed(data)
+        elif self._layer is not None:
+            self._layer.feed(data)
         if self._kept is not None:
             self._kept.append(bytes(data))
 
@@ -249,11 +258,15 @@ class BlobSink:
             self._decide()
         digest = self._writer.commit()
         content = self._tap.finish() if self._tap is not None else None
+        if self._layer is not None:
+            self._layer.finish(digest)
         kept = b"".join(self._kept) if self._kept is not None else None
         return Blob(self._writer.size, digest, content, self._kind if self._tap else None), kept
 
     def discard(self) -> None:
         self._writer.discard()
+        if self._layer is not None:
+            self._layer.abort()
 
 
 def _check_blob_name(label: str, name: str, blob: Blob) -> None:
@@ -263,15 +276,16 @@ def _check_blob_name(label: str, name: str, blob: Blob) -> None:
                           f"hashes to {blob.digest})")
 
 
-def split_archive(stream: MediaStream, store: BlobStore, limits: Limits, members: Members
-                  ) -> Members:
+def split_archive(stream: MediaStream, store: BlobStore, limits: Limits, members: Members,
+                  malware: MalwareTap | None = None) -> Members:
     """Split an image archive into blobs while it is hashed; fill `members` (the result is
     valid only when this returns)."""
     label = stream.shown
     _, read = _opened(stream, label, limits)
 
     def on_file(member: TarMember, reader: StrictTarReader) -> tuple[Blob, bytes | None]:
-        sink = BlobSink(store, member.name, member.size, label, limits)
+        layer = malware.layer_scan(label, member.name) if malware is not None else None
+        sink = BlobSink(store, member.name, member.size, label, limits, layer)
         try:
             while chunk := reader.read(CHUNK):
                 sink.feed(chunk)

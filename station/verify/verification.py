@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from station.bundle.describe import image_to_json
 from station.bundle.members import ByteBudget
@@ -40,6 +40,10 @@ from station.verify.staged import (
     write_layout,
 )
 from station.verify.trust import TrustStore
+
+if TYPE_CHECKING:
+    from station.malware.settings import MalwareSettings
+    from station.verify.malware_tap import MalwareTap
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -178,6 +182,22 @@ def plan_tasks(items: Sequence[Item]) -> list[Task]:
     return tasks
 
 
+def _malware_tap(settings: MalwareSettings | None, problems: list[Finding]
+                 ) -> MalwareTap | None:
+    """A clamd scan beside the hash when `[malware]` is on; readiness problems first."""
+    if settings is None or not settings.enabled:
+        return None
+    from station.malware.clamd import Clamd
+    from station.malware.readiness import check_ready
+    from station.malware.scanning import Scanner
+    from station.verify.malware_tap import MalwareTap
+
+    problems.extend(check_ready(settings, datetime.now(UTC)))
+    clamd = Clamd(settings.clamd, timeout=settings.timeout_seconds,
+                  scan_timeout=settings.scan_timeout_seconds)
+    return MalwareTap(Scanner(clamd), required=settings.required)
+
+
 def _free_space(folder: Path) -> int:
     import psutil  # only when staging; `station verify` starts faster without it
 
@@ -226,6 +246,7 @@ def verify_bundle(
     limits: Limits | None = None,
     staging_root: Path | None = None,
     checks: Sequence[StagedCheck] = (),
+    malware: MalwareSettings | None = None,
     scratch_root: Path | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -237,7 +258,9 @@ def verify_bundle(
     hashed (see `staged`); when the verdict is accepted the result's `staged` describes that
     copy. On rejection or failure nothing stays staged. Without it, nothing is written,
     unless a content check needs the images on disk: then they are staged in a private
-    folder under `scratch_root` and removed when the verdict is known.
+    folder under `scratch_root` and removed when the verdict is known. With `malware`
+    settings (enabled), every file and every file inside every layer goes to clamd from the
+    same read (`malware_tap`).
     """
     limits = limits or Limits()
     signatures = tuple(check_signatures(bundle.manifest, bundle.signatures, trust))
@@ -249,6 +272,7 @@ def verify_bundle(
         # The signature check already said there is no valid signature; do not say it twice.
         policy_findings = [f for f in policy_findings if f.code != "not-enough-signers"]
     problems.extend(policy_findings)
+    tap = _malware_tap(malware, problems)
 
     staging: Path | None = None
     scratch: Path | None = None
@@ -261,7 +285,7 @@ def verify_bundle(
     budget = ByteBudget(limits.max_archive_index_bytes)
     space = SpaceBudget(_free_space(staging) if staging is not None else None)
     store = BlobStore(staging / "oci" / "blobs" / "sha256" if staging else None, space)
-    area = StagingArea(store, staging / "files" if staging else None, budget)
+    area = StagingArea(store, staging / "files" if staging else None, budget, tap)
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
     summaries: dict[str, Mapping[str, Any]] = {}
@@ -275,6 +299,13 @@ def verify_bundle(
         reading = read_verified_images(readable, results, limits, budget)
         problems.extend(reading.problems)
         warnings.extend(reading.warnings)
+        if tap is not None:
+            infected, unscanned, summaries["malware"] = tap.verdict(
+                [(item.path, reading.members.get(item.path), item.groups)
+                 for item in reading.items]
+            )
+            problems.extend(infected)
+            warnings.extend(unscanned)
         images = tuple(image for item in reading.items for image in item.images)
         if not problems:
             sizes = {r.entry.path: r.size for r in results if r.size is not None}
@@ -303,6 +334,8 @@ def verify_bundle(
                 warnings.extend(found.warnings)
                 summaries[found.name] = found.summary
     except BaseException:
+        if tap is not None:
+            tap.abort()
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if scratch is not None:
