@@ -1,0 +1,46 @@
+"""Operators, their credentials, and the two-person rule.
+
+- `secrets`: PIN and passphrase hashing (scrypt);
+- `accounts`: the operators file, roles, lock-out and unlocking;
+- `settings`: `[approval]` in station.toml;
+- `book`: the two-person book the workflow asks before importing.
+
+Everything callers need is importable from `station.approval`.
+"""
+
+from station.approval.accounts import (
+    OPERATORS_NAME,
+    ApprovalError,
+    Operator,
+    OperatorStore,
+    Role,
+    check_name,
+    check_new_secret,
+)
+from station.approval.book import SUFFIX_LENGTH, Approval, ApprovalBook, digest_suffix
+from station.approval.secrets import MIN_SECRET_LENGTH, check_secret, hash_secret
+from station.approval.settings import (
+    ApprovalSettings,
+    noninteractive_allowed,
+    require_noninteractive_allowed,
+)
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "OPERATORS_NAME",
+    "SUFFIX_LENGTH",
+    "Approval",
+    "ApprovalBook",
+    "ApprovalError",
+    "ApprovalSettings",
+    "Operator",
+    "OperatorStore",
+    "Role",
+    "check_name",
+    "check_new_secret",
+    "check_secret",
+    "digest_suffix",
+    "hash_secret",
+    "noninteractive_allowed",
+    "require_noninteractive_allowed",
+]

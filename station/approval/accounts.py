@@ -1,0 +1,263 @@
+"""The operators file, `<home>/operators.toml`: accounts, roles, lock-out and unlocking.
+
+station.toml is the administrator's hand-written file; this one is written by `station
+operators` and by the lock-out counter, atomically, with a small writer of our own: names are
+restricted to `[a-z_][a-z0-9_.-]*`, so every value is a plain ASCII string, integer or boolean
+and needs no TOML library.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import threading
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from station.approval.secrets import MIN_SECRET_LENGTH, check_secret, dummy_hash, hash_secret
+from station.atomic import replace_file
+from station.config import StationConfig
+from station.errors import StationError
+
+OPERATORS_NAME = "operators.toml"
+_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+
+
+class Role(StrEnum):
+    """What an account may do: operators approve first, verifiers second, admins both."""
+
+    OPERATOR = "operator"
+    VERIFIER = "verifier"
+    ADMIN = "admin"
+
+
+class ApprovalError(StationError):
+    """An approval was refused; `code` is stable for the audit log and scripts."""
+
+    exit_code = 1
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One account. `failures` counts wrong secrets in a row; `locked` is set at the limit."""
+
+    name: str
+    role: Role
+    secret_hash: str
+    enabled: bool = True
+    failures: int = 0
+    locked: bool = False
+    created: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.enabled and not self.locked
+
+    @property
+    def status(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return "locked" if self.locked else "enabled"
+
+
+def check_name(name: str) -> str:
+    """Account names are short, lowercase and plain so they read the same everywhere."""
+    if not _NAME.fullmatch(name):
+        raise StationError(
+            f"operator name {name!r} is not allowed",
+            hint="use 1-32 characters: a-z, 0-9, '_', '.', '-', starting with a letter or '_'",
+        )
+    return name
+
+
+def check_new_secret(secret: str) -> str:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise StationError(
+            f"the PIN or passphrase is too short (at least {MIN_SECRET_LENGTH} characters)"
+        )
+    return secret
+
+
+class OperatorStore:
+    """The accounts file, `<home>/operators.toml`; every change is written atomically."""
+
+    def __init__(self, path: str | os.PathLike[str], *, max_failures: int = 5) -> None:
+        self.path = Path(path)
+        self.max_failures = max_failures
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: StationConfig) -> OperatorStore:
+        from station.approval.settings import ApprovalSettings
+
+        settings = ApprovalSettings.from_config(config)
+        return cls(config.home / OPERATORS_NAME, max_failures=settings.max_failures)
+
+    def load(self) -> dict[str, Operator]:
+        """All accounts by name; a missing file means none. A damaged file is an error."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StationError(f"cannot read the operator accounts {self.path}: {exc}") from exc
+        try:
+            table = tomllib.loads(text).get("operators", {})
+            return {name: _operator_from(name, fields) for name, fields in table.items()}
+        except (tomllib.TOMLDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StationError(
+                f"the operator accounts file {self.path} is damaged: {exc}",
+                hint="restore it from a backup; nobody can approve until it reads",
+            ) from exc
+
+    def get(self, name: str) -> Operator | None:
+        return self.load().get(name)
+
+    @contextmanager
+    def _editing(self) -> Iterator[dict[str, Operator]]:
+        """Load, let the caller change the accounts, write back; one writer at a time."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with self._lock, open(lock_path, "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            accounts = self.load()
+            before = dict(accounts)
+            try:
+                yield accounts
+            finally:  # a refused login still counts its failure
+                if accounts != before:
+                    self._write(accounts)
+
+    def _write(self, accounts: dict[str, Operator]) -> None:
+        text = _render(accounts)
+        try:
+            replace_file(self.path, text.encode("utf-8"))
+        except OSError as exc:
+            raise StationError(f"cannot write the operator accounts {self.path}: {exc}") from exc
+
+    def add(self, name: str, role: Role | str, secret: str) -> Operator:
+        """Create an account; an existing name is refused, not overwritten."""
+        check_name(name)
+        check_new_secret(secret)
+        operator = Operator(
+            name=name,
+            role=parse_role(role),
+            secret_hash=hash_secret(secret),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        with self._editing() as accounts:
+            if name in accounts:
+                raise StationError(
+                    f"operator {name!r} already exists",
+                    hint="disable it and choose another name, or use `station operators enable`",
+                )
+            accounts[name] = operator
+        return operator
+
+    def set_enabled(self, name: str, enabled: bool) -> Operator:
+        """Disable an account, or enable it again (which also lifts a lock-out)."""
+        with self._editing() as accounts:
+            if name not in accounts:
+                raise StationError(f"no operator named {name!r}")
+            changed = replace(accounts[name], enabled=enabled)
+            if enabled:
+                changed = replace(changed, locked=False, failures=0)
+            accounts[name] = changed
+        return changed
+
+    def authenticate(self, name: str, secret: str) -> Operator:
+        """The account if the secret is right; counts failures and locks at the limit.
+
+        Unknown names and wrong secrets give the same message (and take as long), so the
+        kiosk does not tell a stranger which names exist.
+        """
+        with self._editing() as accounts:
+            operator = accounts.get(name)
+            if operator is None:
+                check_secret(secret, dummy_hash())
+                raise ApprovalError("unknown-operator", "unknown operator or wrong PIN")
+            if not operator.enabled:
+                raise ApprovalError(
+                    "disabled", f"account {name!r} is disabled", hint="ask an administrator"
+                )
+            if operator.locked:
+                raise ApprovalError(
+                    "locked",
+                    f"account {name!r} is locked after {operator.failures} wrong PINs",
+                    hint="an administrator unlocks it with `station operators enable`",
+                )
+            if not check_secret(secret, operator.secret_hash):
+                failures = operator.failures + 1
+                locked = failures >= self.max_failures
+                accounts[name] = replace(operator, failures=failures, locked=locked)
+                if locked:
+                    raise ApprovalError(
+                        "locked",
+                        f"wrong PIN; account {name!r} is now locked after {failures} tries",
+                        hint="an administrator unlocks it with `station operators enable`",
+                    )
+                raise ApprovalError("wrong-secret", "unknown operator or wrong PIN")
+            if operator.failures:
+                operator = replace(operator, failures=0)
+                accounts[name] = operator
+            return operator
+
+
+def parse_role(value: Role | str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise StationError(
+            f"role {value!r} is not known", hint="use operator, verifier or admin"
+        ) from None
+
+
+def _operator_from(name: str, fields: dict[str, Any]) -> Operator:
+    check_name(name)
+    return Operator(
+        name=name,
+        role=parse_role(fields["role"]),
+        secret_hash=str(fields["secret"]),
+        enabled=bool(fields.get("enabled", True)),
+        failures=int(fields.get("failures", 0)),
+        locked=bool(fields.get("locked", False)),
+        created=str(fields.get("created", "")),
+    )
+
+
+def _render(accounts: dict[str, Operator]) -> str:
+    """TOML for validated names and ASCII values; read back before it replaces the file."""
+    lines = ["# Written by `station operators`; edit with that command, not by hand.", ""]
+    for name in sorted(accounts):
+        op = accounts[name]
+        for value in (op.secret_hash, op.created):
+            if not re.fullmatch(r"[A-Za-z0-9$=,+/:.\-]*", value):
+                raise StationError(f"operator {name!r} has a value that cannot be stored")
+        lines += [
+            f'[operators."{check_name(name)}"]',
+            f'role = "{op.role.value}"',
+            f'secret = "{op.secret_hash}"',
+            f"enabled = {str(op.enabled).lower()}",
+            f"failures = {int(op.failures)}",
+            f"locked = {str(op.locked).lower()}",
+            f'created = "{op.created}"',
+            "",
+        ]
+    text = "\n".join(lines)
+    parsed = tomllib.loads(text).get("operators", {})
+    if {n: _operator_from(n, f) for n, f in parsed.items()} != accounts:
+        raise StationError("operator accounts did not survive writing; nothing was changed")
+    return text
+
+
