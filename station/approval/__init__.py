@@ -14,11 +14,25 @@ from station.approval.accounts import (
     Operator,
     OperatorStore,
     Role,
+    account_name,
     check_name,
     check_new_secret,
 )
-from station.approval.book import SUFFIX_LENGTH, Approval, ApprovalBook, digest_suffix
-from station.approval.secrets import MIN_SECRET_LENGTH, check_secret, hash_secret
+from station.approval.book import (
+    SUFFIX_LENGTH,
+    Approval,
+    ApprovalBook,
+    ApprovalState,
+    digest_suffix,
+    roles_in_words,
+    suffix_bytes,
+)
+from station.approval.secrets import (
+    MIN_SECRET_LENGTH,
+    check_secret,
+    hash_secret,
+    secret_matches,
+)
 from station.approval.settings import (
     ApprovalSettings,
     noninteractive_allowed,
@@ -33,9 +47,11 @@ __all__ = [
     "ApprovalBook",
     "ApprovalError",
     "ApprovalSettings",
+    "ApprovalState",
     "Operator",
     "OperatorStore",
     "Role",
+    "account_name",
     "check_name",
     "check_new_secret",
     "check_secret",
@@ -43,4 +59,7 @@ __all__ = [
     "hash_secret",
     "noninteractive_allowed",
     "require_noninteractive_allowed",
+    "roles_in_words",
+    "secret_matches",
+    "suffix_bytes",
 ]

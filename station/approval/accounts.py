@@ -1,9 +1,15 @@
 """The operators file, `<home>/operators.toml`: accounts, roles, lock-out and unlocking.
 
 station.toml is the administrator's hand-written file; this one is written by `station
-operators` and by the lock-out counter, atomically, with a small writer of our own: names are
-restricted to `[a-z_][a-z0-9_.-]*`, so every value is a plain ASCII string, integer or boolean
-and needs no TOML library.
+operators`, by the lock-out counter and by an admin unlocking an account at the kiosk,
+atomically, with a small writer of our own: names are restricted to `[a-z_][a-z0-9_.-]*`, so
+every value is a plain ASCII string, integer or boolean and needs no TOML library.
+
+The credentials rule: people type PINs into name fields, so a typed name that matches no
+account is never written anywhere (audit log, syslog, messages). `OperatorStore.known_name`
+is the only way a typed name reaches a record: it gives the account's name, or None.
+Account names themselves are not secret (receipts and the approval screen show them), so a
+wrong PIN for a real account says how many tries are left before it locks.
 """
 
 from __future__ import annotations
@@ -19,12 +25,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from station.approval.secrets import MIN_SECRET_LENGTH, check_secret, dummy_hash, hash_secret
+from station.approval.secrets import MIN_SECRET_LENGTH, dummy_hash, hash_secret, secret_matches
 from station.atomic import replace_file
 from station.config import StationConfig
 from station.errors import StationError
+
+if TYPE_CHECKING:
+    from station.audit import AuditLog
 
 OPERATORS_NAME = "operators.toml"
 _NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
@@ -38,14 +47,30 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+UNLOCK_HINT = (
+    "an administrator unlocks it on the kiosk's admin screen (or `station operators enable`)"
+)
+
+
+A_ROLE = {Role.OPERATOR: "an operator", Role.VERIFIER: "a verifier", Role.ADMIN: "an admin"}
+"""Each role with its article, for sentences ("alice is an operator")."""
+
+
 class ApprovalError(StationError):
-    """An approval was refused; `code` is stable for the audit log and scripts."""
+    """An approval or sign-in was refused; `code` is stable for the audit log and scripts.
+
+    `tries_left` is set for a wrong PIN on a real account: wrong PINs still allowed before
+    it locks.
+    """
 
     exit_code = 1
 
-    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, hint: str | None = None, tries_left: int | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.code = code
+        self.tries_left = tries_left
 
 
 @dataclass(frozen=True)
@@ -79,6 +104,16 @@ def check_name(name: str) -> str:
             hint="use 1-32 characters: a-z, 0-9, '_', '.', '-', starting with a letter or '_'",
         )
     return name
+
+
+def account_name(typed: str) -> str:
+    """What a typed name means: surrounding spaces dropped and, for ASCII, lower case.
+
+    Account names are lower case ASCII, so a name typed with Shift or Caps Lock still finds
+    its account; other characters are left alone (no Unicode folding onto ASCII names).
+    """
+    name = typed.strip()
+    return name.lower() if name.isascii() else name
 
 
 def check_new_secret(secret: str) -> str:
@@ -176,17 +211,33 @@ class OperatorStore:
             accounts[name] = changed
         return changed
 
+    def known_name(self, typed: str) -> str | None:
+        """The account a typed name designates, or None: the only form in which a typed name
+        may be recorded (an unknown "name" is often a PIN typed into the wrong field)."""
+        name = account_name(typed)
+        return name if name in self.load() else None
+
+    def locked_accounts(self) -> list[Operator]:
+        """Accounts locked after too many wrong PINs, by name (the admin screen lists them)."""
+        return sorted((op for op in self.load().values() if op.locked), key=lambda op: op.name)
+
     def authenticate(self, name: str, secret: str) -> Operator:
         """The account if the secret is right; counts failures and locks at the limit.
 
-        Unknown names and wrong secrets give the same message (and take as long), so the
-        kiosk does not tell a stranger which names exist.
+        The name is matched as `account_name` reads it (Shift and Caps Lock do not matter);
+        the secret as typed or with Caps Lock on (`secret_matches`). An unknown name costs as
+        much time as a wrong PIN and its message never repeats what was typed.
         """
+        name = account_name(name)
         with self._editing() as accounts:
             operator = accounts.get(name)
             if operator is None:
-                check_secret(secret, dummy_hash())
-                raise ApprovalError("unknown-operator", "unknown operator or wrong PIN")
+                secret_matches(secret, dummy_hash())
+                raise ApprovalError(
+                    "unknown-operator",
+                    "unknown operator or wrong PIN",
+                    hint="check the name (as your account was created) and the PIN",
+                )
             if not operator.enabled:
                 raise ApprovalError(
                     "disabled", f"account {name!r} is disabled", hint="ask an administrator"
@@ -195,9 +246,9 @@ class OperatorStore:
                 raise ApprovalError(
                     "locked",
                     f"account {name!r} is locked after {operator.failures} wrong PINs",
-                    hint="an administrator unlocks it with `station operators enable`",
+                    hint=UNLOCK_HINT,
                 )
-            if not check_secret(secret, operator.secret_hash):
+            if not secret_matches(secret, operator.secret_hash):
                 failures = operator.failures + 1
                 locked = failures >= self.max_failures
                 accounts[name] = replace(operator, failures=failures, locked=locked)
@@ -205,13 +256,70 @@ class OperatorStore:
                     raise ApprovalError(
                         "locked",
                         f"wrong PIN; account {name!r} is now locked after {failures} tries",
-                        hint="an administrator unlocks it with `station operators enable`",
+                        hint=UNLOCK_HINT,
+                        tries_left=0,
                     )
-                raise ApprovalError("wrong-secret", "unknown operator or wrong PIN")
+                left = self.max_failures - failures
+                raise ApprovalError(
+                    "wrong-secret",
+                    f"wrong PIN for {name}: {left} {'try' if left == 1 else 'tries'} left "
+                    "before the account locks",
+                    hint="type the PIN again, slowly",
+                    tries_left=left,
+                )
             if operator.failures:
                 operator = replace(operator, failures=0)
                 accounts[name] = operator
             return operator
+
+    def sign_in(self, typed_name: str, secret: str, *, role: Role, audit: AuditLog,
+                where: str) -> Operator:
+        """Sign in for a task only `role` may do (the kiosk's admin screen); audited as
+        `login` or `login-failed`, with the account as actor and never an unknown name."""
+        try:
+            operator = self.authenticate(typed_name, secret)
+            if operator.role is not role:
+                raise ApprovalError("wrong-role", f"{operator.name} is not {A_ROLE[role]}")
+        except ApprovalError as refused:
+            audit.append(
+                "login-failed", actor=self.known_name(typed_name), role=role.value,
+                code=refused.code, reason=refused.message, where=where,
+            )
+            raise
+        audit.append("login", actor=operator.name, role=role.value, where=where)
+        return operator
+
+    def unlock(self, name: str, *, admin: str, audit: AuditLog, where: str) -> Operator:
+        """An admin lifts a lock-out (the kiosk's admin screen); audited either way.
+
+        `admin` must name an enabled, unlocked admin account *now* (read again here, not
+        trusted from an earlier sign-in). Success is an `admin-action` `operator-unlocked`.
+        """
+        with self._editing() as accounts:
+            account = accounts.get(admin)
+            target = accounts.get(name)
+            refusal = None
+            if account is None or account.role is not Role.ADMIN or not account.usable:
+                refusal = ApprovalError("not-admin", "only an administrator may unlock accounts")
+            elif target is None:
+                refusal = ApprovalError("unknown-operator", "there is no such account")
+            elif not target.locked:
+                refusal = ApprovalError("not-locked", f"account {name!r} is not locked")
+            else:
+                accounts[name] = replace(target, locked=False, failures=0)
+        if refusal is not None:
+            audit.append(
+                "admin-action", actor=admin if account is not None else None,
+                action="operator-unlock-refused", operator=name if target is not None else None,
+                reason=refusal.message, where=where,
+            )
+            raise refusal
+        assert target is not None  # noqa: S101 - refusal is None only with a target
+        audit.append(
+            "admin-action", actor=admin, action="operator-unlocked", operator=name,
+            role=target.role.value, failures=target.failures, where=where,
+        )
+        return accounts[name]
 
 
 def parse_role(value: Role | str) -> Role:

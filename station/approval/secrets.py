@@ -47,6 +47,25 @@ def check_secret(secret: str, encoded: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+_CAPS_LOCK = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+)
+
+
+def secret_matches(secret: str, encoded: str) -> bool:
+    """The secret as typed, or as typed with Caps Lock on (ASCII letters' case inverted).
+
+    A kiosk keyboard gives no Caps Lock light to the software, and a PIN refused for it
+    locks accounts for nothing. The price is two candidates per try (5 tries, 10 guesses);
+    both are always hashed when the first fails, so the time taken tells nothing.
+    """
+    if check_secret(secret, encoded):
+        return True
+    inverted = secret.translate(_CAPS_LOCK)
+    return check_secret(inverted, encoded) and inverted != secret
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
