@@ -121,7 +121,7 @@ def sentence(record: Mapping[str, Any], names: Mapping[str, str]) -> str:
         return f"{bundle}: importing it AGAIN confirmed (imported before)"
     if event == "import-step":
         detail = f" ({get('detail')})" if get("detail") else ""
-        return f"{bundle} into {get('target')}: {get('step')} {get('status')}{detail}"
+        return f"{get('status')}: {get('step')}{detail} ({bundle} into {get('target')})"
     if event == "import-done":
         return f"{bundle} IMPORTED into {get('target')}"
     if event == "import-failed":

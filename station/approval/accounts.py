@@ -48,7 +48,8 @@ class Role(StrEnum):
 
 
 UNLOCK_HINT = (
-    "an administrator unlocks it on the kiosk's admin screen (or `station operators enable`)"
+    "ask an administrator to unlock it on the kiosk's admin screen "
+    "(on the command line: `station operators enable NAME`)"
 )
 
 

@@ -117,7 +117,8 @@ class AdminScreen(StepScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    locked: reactive[tuple[Operator, ...]] = reactive((), init=False, bindings=True)
+    locked: reactive[tuple[Operator, ...] | None] = reactive(None, init=False, bindings=True,
+                                                             always_update=True)
     """Accounts locked after too many wrong PINs, as last read."""
 
     def __init__(self, admin: str) -> None:
@@ -129,7 +130,7 @@ class AdminScreen(StepScreen):
         with ScrollPane(id="admin-status-pane"):
             yield StationStatusView(id="admin-status")
         with Vertical(id="locked-panel", classes="panel"):
-            yield Static("Locked accounts", classes="section-title")
+            yield Static("Locked accounts", id="locked-title", classes="section-title")
             yield Static("Reading the accounts…", id="locked-none")
             yield OptionList(id="locked-list", compact=True)
             yield Static("", id="unlock-result")
@@ -159,7 +160,9 @@ class AdminScreen(StepScreen):
         message.stop()
         self.locked = tuple(message.accounts)
 
-    def watch_locked(self, locked: tuple[Operator, ...]) -> None:
+    def watch_locked(self, locked: tuple[Operator, ...] | None) -> None:
+        if locked is None:
+            return
         listing = self.query_one("#locked-list", OptionList)
         listing.clear_options()
         listing.add_options([Option(Text(locked_label(a)), id=a.name) for a in locked])

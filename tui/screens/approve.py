@@ -84,6 +84,7 @@ class ApproveScreen(StepScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#approve-subject").border_title = "What you approve"
         self.query_one("#username", Input).focus()
         self.refresh_state()
         self.set_interval(TICK_SECONDS, self.refresh_state)

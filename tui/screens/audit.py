@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
@@ -23,7 +24,7 @@ from tui.format import local_and_utc, parse_time, plural
 from tui.messages import AuditFiltered, AuditRead
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
-from tui.widgets.scroll_pane import ScrollPane
+from tui.widgets.scroll_pane import ScrollPane, show_scroll_cue
 
 SHOWN = 500
 """Newest matching records shown; the filters reach every record."""
@@ -49,6 +50,16 @@ def row_for(record: dict[str, Any], names: dict[str, str]) -> AuditRow:
     return AuditRow(record, sentence(record, names), local, utc)
 
 
+class AuditTable(DataTable[Any]):
+    """The records, one a row, with the "more" cue on its border."""
+
+    def on_mount(self) -> None:
+        self._update_cue = show_scroll_cue(self)
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._update_cue)
+
+
 class AuditScreen(StepScreen):
     """The newest audit records as sentences, whether the hash chain holds, and filters."""
 
@@ -71,7 +82,7 @@ class AuditScreen(StepScreen):
             yield Label("Kind", classes="filter-label")
             yield Select([(kind, kind) for kind in KINDS], id="filter-kind", compact=True,
                          prompt="any")
-        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=False)
+        yield AuditTable(id="audit-table", cursor_type="row")
         yield Static("↑/↓ choose a record, Enter shows all of it. Tab moves to the filters. "
                      "Esc goes back.", classes="next-action")
         yield Footer()
@@ -132,8 +143,7 @@ class AuditScreen(StepScreen):
             table.add_row(str(row.record.get("seq", "")), row.local, row.utc,
                           Text(row.sentence), key=str(index))
         shown = f"newest {len(message.rows)} of " if message.matched > len(message.rows) else ""
-        self.query_one(DataTable).border_subtitle = (
-            f"{shown}{plural(message.matched, 'record')} match")
+        self.query_one(DataTable).border_title = f"{shown}{plural(message.matched, 'record')}"
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

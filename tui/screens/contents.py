@@ -36,8 +36,10 @@ class ContentsScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         letter("v", "verify", "Verify the bundle"),
         # The tree keeps the arrows; the details scroll with PgUp/PgDn wherever focus is.
-        Binding("pagedown", "details(1)", "Details ▼", key_display="PgDn", priority=True),
-        Binding("pageup", "details(-1)", "Details ▲", key_display="PgUp", priority=True),
+        Binding("pagedown", "details(1)", "Details ▼", key_display="PgDn", priority=True,
+                show=False),
+        Binding("pageup", "details(-1)", "Details ▲", key_display="PgUp", priority=True,
+                show=False),
     ]
 
     bundle: reactive[Bundle | None] = reactive(None, init=False, bindings=True)

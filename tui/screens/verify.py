@@ -144,7 +144,7 @@ class VerifyScreen(StepScreen):
         if verification.accepted:
             again = " again (you will be asked to confirm)" if self.previous else ""
             text = (f"Next: press A to approve{again}. Read the bundle digest aloud and compare "
-                    "it with the transfer request form. ↑/↓ PgDn scroll.")
+                    "it with the transfer request form.")
         elif self._overridable():
             text = ("Rejected only as an older release. Remove the media, or an admin presses "
                     "O to accept it on purpose (audited).")

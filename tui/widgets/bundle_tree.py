@@ -7,6 +7,7 @@ as markup: a file called `[red]OK[/]` shows those characters, not a red OK.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -22,6 +23,7 @@ from station.bundle.model import (
 )
 from station.progress import format_size
 from tui.format import digest_lines, local_and_utc, plural, short_digest
+from tui.widgets.scroll_pane import show_scroll_cue
 
 _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
     ("Images", (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT)),
@@ -60,6 +62,12 @@ class BundleTree(Tree[object]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("Bundle"), id=id)
         self.show_root = True
+
+    def on_mount(self) -> None:
+        self._update_cue = show_scroll_cue(self)
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._update_cue)
 
     def show(self, bundle: Bundle) -> None:
         """Replace the tree with this bundle's contents, sections expanded."""

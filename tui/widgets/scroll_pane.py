@@ -1,15 +1,18 @@
-"""A pane that scrolls with the keyboard and says when there is more to see.
+"""Panes that scroll with the keyboard and say when there is more to see.
 
-At 80x24 a receipt, a verdict or an image's details can be longer than the pane. The pane
-takes the arrow keys, PgUp/PgDn, Home and End when focused, and its bottom border reads
-"▼ more below: ↓ PgDn" (or "▲ more above", or both) whenever part of it is out of sight, so
-nobody has to guess that Tab and the arrows lead somewhere.
+At 80x24 a receipt, a verdict, a tree or an image's details can be longer than its pane.
+Each such pane takes the arrow keys, PgUp/PgDn, Home and End when focused, shows a scroll
+bar, and its bottom border reads "▼ more below: ↓ PgDn" (or "▲ more above", or both) while
+part of it is out of sight, so nobody has to guess that Tab and the arrows lead somewhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.containers import VerticalScroll
 from textual.events import Resize
+from textual.widget import Widget
 
 
 def scroll_cue(scroll_y: float, max_scroll_y: float) -> str:
@@ -24,23 +27,33 @@ def scroll_cue(scroll_y: float, max_scroll_y: float) -> str:
     return ""
 
 
+def show_scroll_cue(widget: Widget) -> Callable[..., None]:
+    """Keep `widget`'s bottom border saying what is out of sight; call from `on_mount`.
+
+    Returns the update, for the widget's `on_resize` (a new height changes what is hidden).
+    """
+
+    def update(*_: object) -> None:
+        cue = scroll_cue(widget.scroll_y, widget.max_scroll_y)
+        widget.border_subtitle = cue
+        widget.set_class(bool(cue), "-more")
+
+    widget.watch(widget, "scroll_y", update, init=False)
+    widget.watch(widget, "virtual_size", update, init=False)
+    widget.call_after_refresh(update)
+    return update
+
+
 class ScrollPane(VerticalScroll):
     """A bordered, focusable, vertically scrolling pane with a "more" cue on its border."""
 
     DEFAULT_CLASSES = "scroll-pane"
 
     def on_mount(self) -> None:
-        self.watch(self, "scroll_y", self._update_cue, init=False)
-        self.watch(self, "virtual_size", self._update_cue, init=False)
-        self.call_after_refresh(self._update_cue)
+        self._update_cue = show_scroll_cue(self)
 
     def on_resize(self, event: Resize) -> None:
         self.call_after_refresh(self._update_cue)
-
-    def _update_cue(self, *_: object) -> None:
-        cue = scroll_cue(self.scroll_y, self.max_scroll_y)
-        self.border_subtitle = cue
-        self.set_class(bool(cue), "-more")
 
     @property
     def cue(self) -> str:

@@ -36,7 +36,7 @@ def status_text(status: StationStatus) -> Text:
     for past in status.recent:
         what = past.bundle or f"bundle {short_digest(past.digest)}"
         mark = "✔" if past.outcome == "imported" else "✘"
-        text.append(f"  {local_and_utc(past.time, seconds=False)}  {mark} {past.outcome:<8} "
+        text.append(f"  {local_and_utc(past.time, seconds=False)}  {mark} {past.outcome} "
                     f"{what}: {past.detail}\n")
     if not status.recent:
         text.append("  none yet\n")
