@@ -152,11 +152,18 @@ def sentence(record: Mapping[str, Any], names: Mapping[str, str]) -> str:
     return f"{event}: {rest}"
 
 
+CHAIN_FIELDS = ("seq", "prev", "hash")
+
+
 def detail_lines(record: Mapping[str, Any], prefix: str = "") -> list[str]:
     """The full record as `key: value` lines, nested objects flattened (`device.vendor`),
-    lists one item a line: the detail view, with nothing cut off."""
+    lists one item a line, the hash chain's fields last: the detail view, nothing cut off."""
     lines: list[str] = []
-    for key in sorted(record):
+    top = not prefix
+    keys = sorted(k for k in record if not (top and k in (*CHAIN_FIELDS, "time")))
+    if top:
+        keys += [k for k in CHAIN_FIELDS if k in record]
+    for key in keys:
         value = record[key]
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):

@@ -45,7 +45,9 @@ WHERE = "kiosk"
 class AdminLoginScreen(ModalScreen[str | None]):
     """Name and PIN; dismisses with the admin's account name only when the core says so."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", key_display="Esc"),
+    ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box", classes="panel"):
@@ -114,7 +116,7 @@ class AdminScreen(StepScreen):
         letter("l", "audit", "Audit log"),
         letter("u", "unlock", "Unlock the marked account"),
         letter("q", "quit_station", "Quit the station"),
-        Binding("escape", "back", "Back"),
+        Binding("escape", "back", "Back", key_display="Esc"),
     ]
 
     locked: reactive[tuple[Operator, ...] | None] = reactive(None, init=False, bindings=True,
@@ -134,7 +136,8 @@ class AdminScreen(StepScreen):
             yield Static("Reading the accounts…", id="locked-none")
             yield OptionList(id="locked-list", compact=True)
             yield Static("", id="unlock-result")
-        yield Static("L audit log · U unlock the marked account · Q quit the station · Esc back",
+        yield Static("Locked accounts: ↑/↓ mark one, U unlocks it (you are asked first). "
+                     "L shows the audit log, Q quits the station, Esc goes back.",
                      classes="next-action")
         yield Footer()
 

@@ -41,7 +41,7 @@ class ApproveScreen(StepScreen):
     """One form per approval; the second approver also types the digest's last 8 characters."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel the transfer"),
+        Binding("escape", "cancel", "Cancel the transfer", key_display="Esc"),
         Binding("ctrl+r", "restart", "Start the approvals again", key_display="Ctrl+R",
                 priority=True),
     ]
@@ -126,7 +126,7 @@ class ApproveScreen(StepScreen):
         else:
             text = "First operator: type your name and PIN and press Enter."
         if not first_time and state.expired and not second:
-            text = "An approval expired: " + text
+            text = "An approval expired. " + text
         self.query_one(".next-action", Static).update(text + " Esc cancels the transfer.")
 
     # --- one form --------------------------------------------------------------------------

@@ -63,7 +63,9 @@ class AuditTable(DataTable[Any]):
 class AuditScreen(StepScreen):
     """The newest audit records as sentences, whether the hash chain holds, and filters."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", key_display="Esc"),
+    ]
 
     def __init__(self) -> None:
         super().__init__(classes="audit-screen")
@@ -158,7 +160,9 @@ class AuditScreen(StepScreen):
 class AuditRecordScreen(Screen[None]):
     """Everything one record holds, nothing cut off, scrollable."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back to the list")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to the list", key_display="Esc"),
+    ]
 
     def __init__(self, row: AuditRow) -> None:
         super().__init__(classes="audit-record-screen")

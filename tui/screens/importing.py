@@ -42,7 +42,7 @@ class ImportScreen(StepScreen):
         letter("r", "retry", "Retry the import"),
         letter("c", "recheck", "Check the targets again"),
         letter("t", "choose_again", "Choose another target"),
-        Binding("escape", "cancel", "Cancel the transfer"),
+        Binding("escape", "cancel", "Cancel the transfer", key_display="Esc"),
     ]
 
     choosing: reactive[bool] = reactive(False, init=False, bindings=True)

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 class RollbackOverrideScreen(ModalScreen[bool]):
     """Dismisses with True once the core accepted the override (verification must rerun)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", key_display="Esc"),
+    ]
 
     def __init__(self, transfer: Transfer) -> None:
         super().__init__()

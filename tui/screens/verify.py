@@ -47,7 +47,7 @@ class VerifyScreen(StepScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         letter("a", "approve", "Go to approval"),
-        Binding("escape", "stop", "Stop"),
+        Binding("escape", "stop", "Stop", key_display="Esc"),
         letter("o", "override", "Admin override: accept an older release"),
     ]
 

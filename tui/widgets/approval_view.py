@@ -62,8 +62,8 @@ def state_text(state: ApprovalState) -> Text:
     for approval in state.expired:
         text.append("✘ EXPIRED: ", style="bold")
         text.append(f"{approval.operator}'s approval expired at "
-                    f"{local_and_utc(state.expires_at(approval), date=False)} (an approval "
-                    f"counts {minutes:g} min); on record. Approve again from 1 of 2.\n")
+                    f"{local_and_utc(state.expires_at(approval), date=False)}: an approval "
+                    f"counts {minutes:g} min. It is on record; approve again from 1 of 2.\n")
     if not state.approvals and not state.expired:
         text.append("No approval yet.\n")
     return text
