@@ -226,7 +226,7 @@ async def test_a_failed_sign_in_empties_the_form_and_never_records_an_unknown_na
 ) -> None:
     app, _ = kiosk_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _sign_in(pilot, "my-pin-4711", "admin-pin")  # the PIN typed into the name field
+        await _sign_in(pilot, "my-pin-zqxw", "admin-pin")  # the PIN typed into the name field
         await wait_until(pilot, lambda: "unknown operator or wrong PIN" in screen_text(app),
                          "the refusal")
         assert app.focused is app.screen.query_one("#admin-user")
@@ -234,7 +234,7 @@ async def test_a_failed_sign_in_empties_the_form_and_never_records_an_unknown_na
         await pilot.press(*"admin", "enter", *"admin-pin", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin screen")
     log = (demo.home / "audit.log").read_text(encoding="utf-8")
-    assert "4711" not in log
+    assert "zqxw" not in log
     failed = _records(demo, "login-failed")
     assert [(r["actor"], r["code"]) for r in failed] == [(None, "unknown-operator")]
 

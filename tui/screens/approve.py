@@ -49,7 +49,7 @@ class ApproveScreen(StepScreen):
     state: reactive[ApprovalState | None] = reactive(None, init=False, bindings=True)
     """The approvals as the core last reported them (every second, and after each answer)."""
 
-    busy: reactive[bool] = reactive(False, init=False)
+    busy: reactive[bool] = reactive(False, init=False, bindings=True)
     """A form is with the core (scrypt takes a moment): a second Enter does nothing."""
 
     def __init__(self, transfer: Transfer) -> None:
