@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -29,8 +29,6 @@ from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from station.approval import Approval, ApprovalBook, ApprovalState
     from station.audit import AuditLog
     from station.media.events import DeviceInfo
