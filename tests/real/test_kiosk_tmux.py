@@ -74,6 +74,13 @@ class Terminal:
     def running(self) -> bool:
         return self._tmux("has-session", "-t", "kiosk").returncode == 0
 
+    def quit_demo(self) -> None:
+        """Ctrl+Q, then wait (10 s at most) for the kiosk to be gone."""
+        self.keys("C-q")
+        deadline = time.monotonic() + 10
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def close(self) -> None:
         self._tmux("kill-server")
 
@@ -133,10 +140,7 @@ def test_demo_transfer_and_rejection_in_a_real_terminal(terminal: tuple[Terminal
     term.keys("u")
     term.wait_for("Step 1 of 6")
 
-    term.keys("C-q")
-    deadline = time.monotonic() + 10
-    while term.running() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    term.quit_demo()
     assert not term.running(), "Ctrl+Q quits the demo"
 
     events = [json.loads(line) for line in (home / "home" / "audit.log").read_text().splitlines()]
@@ -199,10 +203,7 @@ def test_a_whole_transfer_at_80x24_typed_with_caps_lock_on(
 
     term.keys("U")
     term.wait_for("Step 1 of 6 — Insert transfer media")
-    term.keys("C-q")
-    deadline = time.monotonic() + 10
-    while term.running() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    term.quit_demo()
     assert not term.running(), "Ctrl+Q quits the demo"
 
     events = [json.loads(line) for line in (home / "home" / "audit.log").read_text().splitlines()]

@@ -14,7 +14,14 @@ from textual.widgets import DataTable, Input, OptionList
 
 from station.approval import OperatorStore
 from station.demo import DemoHome
-from tests.tui.helpers import insert_and_read, kiosk_app, screen_text, verify_now, wait_until
+from tests.tui.helpers import (
+    insert_and_read,
+    kiosk_app,
+    lock_account,
+    screen_text,
+    verify_now,
+    wait_until,
+)
 from tui.app import StationApp
 from tui.screens.admin import AdminLoginScreen, AdminScreen
 from tui.screens.audit import AuditRecordScreen, AuditScreen
@@ -196,13 +203,8 @@ async def test_the_audit_viewer_reads_in_sentences_filters_and_shows_one_record(
 
 
 async def test_an_admin_sees_locked_accounts_and_unlocks_one_on_record(demo: DemoHome) -> None:
+    lock_account(demo, "alice")
     operators = OperatorStore(demo.home / "operators.toml")
-    for _ in range(5):
-        try:
-            operators.authenticate("alice", "wrong-pin")
-        except Exception:  # noqa: S112 - counting failures up to the lock
-            continue
-    assert operators.get("alice").locked  # type: ignore[union-attr]
     app, _ = kiosk_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await _sign_in(pilot, "ADMIN", "admin-pin")  # Caps Lock on, still the admin

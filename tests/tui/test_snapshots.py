@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from station.approval import ApprovalBook, OperatorStore
+from station.approval import ApprovalBook
 from station.audit import AuditCheck, AuditLog
 from station.demo import DEMO_IMAGE, DemoHome, build_demo_home
 from station.importing.base import DeliveredFile, ImageReceipt, Receipt
@@ -29,7 +29,14 @@ from station.importing.store import StoreTarget
 from station.progress import Progress
 from station.station import PastImport, PastTransfer, Station, StationStatus, TargetStatus
 from station.verify.trust import TrustedKey
-from tests.tui.helpers import copy_demo, insert_and_read, kiosk_app, verify_now, wait_until
+from tests.tui.helpers import (
+    copy_demo,
+    insert_and_read,
+    kiosk_app,
+    lock_account,
+    verify_now,
+    wait_until,
+)
 from tui.app import StationApp
 from tui.messages import ImportStep
 from tui.screens.admin import AdminScreen
@@ -413,12 +420,7 @@ def test_admin_login_refused(snap_compare: Snap, seeded: DemoHome) -> None:
 
 
 def test_admin_screen_with_a_locked_account(snap_compare: Snap, seeded: DemoHome) -> None:
-    operators = OperatorStore(seeded.home / "operators.toml")
-    for _ in range(5):
-        try:
-            operators.authenticate("alice", "wrong-pin")
-        except Exception:  # noqa: S112 - counting failures up to the lock
-            continue
+    lock_account(seeded, "alice")
 
     async def before(pilot: Pilot[None]) -> None:
         pilot.app.push_screen(AdminScreen("admin"))
@@ -462,26 +464,27 @@ def _fixed_audit_log(path: Path) -> AuditLog:
     return log
 
 
+async def _audit_viewer(pilot: Pilot[None], demo: DemoHome) -> StationApp:
+    """The viewer on the fixed log, its records listed."""
+    app = pilot.app
+    assert isinstance(app, StationApp)
+    app.station.audit = _fixed_audit_log(demo.root / "fixed-audit.log")
+    app.push_screen(AuditScreen())
+    await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen)
+                     and app.screen.rows != [], "the records")
+    return app
+
+
 def test_audit_viewer(snap_compare: Snap, seeded: DemoHome) -> None:
     async def before(pilot: Pilot[None]) -> None:
-        app = pilot.app
-        assert isinstance(app, StationApp)
-        app.station.audit = _fixed_audit_log(seeded.root / "fixed-audit.log")
-        app.push_screen(AuditScreen())
-        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen)
-                         and app.screen.rows != [], "the records")
+        await _audit_viewer(pilot, seeded)
 
     assert snap_compare(_app(seeded), terminal_size=SMALL, run_before=before)
 
 
 def test_audit_record_detail(snap_compare: Snap, seeded: DemoHome) -> None:
     async def before(pilot: Pilot[None]) -> None:
-        app = pilot.app
-        assert isinstance(app, StationApp)
-        app.station.audit = _fixed_audit_log(seeded.root / "fixed-audit.log")
-        app.push_screen(AuditScreen())
-        await wait_until(pilot, lambda: isinstance(app.screen, AuditScreen)
-                         and app.screen.rows != [], "the records")
+        app = await _audit_viewer(pilot, seeded)
         await pilot.press(*["down"] * 10, "enter")  # the media inserted, oldest but one
         await wait_until(pilot, lambda: isinstance(app.screen, AuditRecordScreen), "detail")
 
