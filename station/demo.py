@@ -4,7 +4,9 @@
 a trust store holding one demo minisign key, demo operator accounts, the embedded store as
 import target, and two bundles that `DemoFeed` drops into a watched media folder one at a
 time: a genuine one (a real small OCI image, an SBOM, a file, signed) and a tampered copy
-(one byte of the file changed after signing). No UI here: the kiosk and the tests share it.
+(one byte of the file changed after signing). Beside them, the transfer request form the
+operators would hold on paper, carrying the bundle digest the second approver types from.
+No UI here: the kiosk and the tests share it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station.approval import OperatorStore, Role
+from station.bundle import open_bundle
 from station.bundle.model import ItemKind
 from station.errors import UsageError
 from station.publish.bundle import create_bundle
@@ -45,6 +48,8 @@ syslog = "off"
 expiry_seconds = 900
 """
 
+REQUEST_FORM_NAME = "transfer-request-form.txt"
+
 _README = b"""Transfer request TR-2026-0042
 Image registry.example.org/ops/hello:1.0 for the ops cluster, with its SBOM.
 """
@@ -67,6 +72,11 @@ class DemoHome:
     home: Path
     media_dir: Path
     media: tuple[DemoMedia, ...]
+
+    @property
+    def request_form(self) -> Path:
+        """The transfer request form, as the requester would hand it to the operators."""
+        return self.root / REQUEST_FORM_NAME
 
 
 def build_demo_home(root: Path, *, key_seed: bytes | None = None) -> DemoHome:
@@ -99,6 +109,8 @@ def build_demo_home(root: Path, *, key_seed: bytes | None = None) -> DemoHome:
     tampered = root / "prepared" / "TRANSFER-0043"
     shutil.copytree(genuine, tampered)
     _flip_one_byte(tampered / "files" / "transfer-request.txt")
+    (root / REQUEST_FORM_NAME).write_text(_request_form(open_bundle(genuine).digest),
+                                          encoding="utf-8")
     return DemoHome(
         root=root,
         home=home,
@@ -152,6 +164,20 @@ def _build_genuine(out: Path, secret_key: Path, work: Path) -> None:
     )
 
 
+def _request_form(digest: str) -> str:
+    """The paper form: what is requested and the digest, in the groups the kiosk shows."""
+    hexpart = digest.removeprefix("sha256:")
+    groups = [hexpart[i : i + 4] for i in range(0, len(hexpart), 4)]
+    return (
+        "Transfer request form TR-2026-0042\n"
+        "Bundle: hello-1.0 (channel ops, release 42)\n"
+        f"Image: {DEMO_IMAGE}\n"
+        "Bundle digest (sha256):\n"
+        f"  {' '.join(groups[:8])}\n"
+        f"  {' '.join(groups[8:])}\n"
+    )
+
+
 def _sbom() -> dict[str, object]:
     return {
         "bomFormat": "CycloneDX",
@@ -186,14 +212,21 @@ class DemoFeed:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        try:
+            self.request_form = demo.request_form.read_text(encoding="utf-8")
+        except OSError:
+            self.request_form = ""
 
     def hint(self) -> str:
-        """What the demo offers, for the waiting screen."""
+        """What the demo offers, for the waiting screen: keys, accounts, the request form."""
         accounts = ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in DEMO_OPERATORS)
         auto = f"Media goes in by itself {self.delay:.0f} s after the last one left; " if (
             self.auto) else ""
-        return (f"DEMO: {auto}press N to insert the next media, U to pull it out, "
+        text = (f"DEMO: {auto}press N to insert the next media, U to pull it out, "
                 f"Ctrl+Q to quit. Accounts: {accounts}.")
+        if self.request_form:
+            text += "\nThe paper the operators hold:\n" + self.request_form.rstrip("\n")
+        return text
 
     def start(self) -> None:
         if self.auto and self._thread is None:

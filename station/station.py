@@ -4,14 +4,14 @@ operators and import targets. The CLI and the kiosk app both start from `Station
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from station.approval import ApprovalBook
+from station.approval import ApprovalBook, OperatorStore
 from station.audit import AuditCheck, AuditLog
 from station.bundle import Bundle
 from station.config import StationConfig
@@ -40,10 +40,28 @@ class TargetStatus:
 
 @dataclass(frozen=True)
 class PastTransfer:
+    """One finished transfer for the waiting screen; `bundle` is its name when it had one."""
+
     time: str
     digest: str
     outcome: str
     detail: str
+    bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class PastImport:
+    """An earlier import of a bundle, found in the audit log: when (UTC), where, who approved."""
+
+    time: str
+    target: str
+    transfer: str
+    approvers: tuple[str, ...]
+    bundle: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": self.time, "target": self.target, "transfer": self.transfer,
+                "approvers": list(self.approvers), "bundle": self.bundle}
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,11 @@ class Station:
             signer=signer, station_key=station_key,
         )
 
+    @property
+    def operators(self) -> OperatorStore:
+        """The accounts file the approvals and the admin sign-in check against."""
+        return self.approvals.operators
+
     def reload_trust(self) -> None:
         self.trust = TrustStore.load(self.config.trust_dir)
 
@@ -144,36 +167,6 @@ class Station:
     def status(self) -> StationStatus:
         """Free space, keys, targets and audit health; slow (pings targets): call in a worker."""
         targets = tuple(TargetStatus(t.name, t.describe(), t.check()) for t in self.targets())
-        recent: list[PastTransfer] = []
-        for record in self.audit.records():
-            event = record.get("event")
-            if event == "import-done":
-                recent.append(
-                    PastTransfer(
-                        record["time"],
-                        str(record.get("digest")),
-                        "imported",
-                        str(record.get("target")),
-                    )
-                )
-            elif event == "verification" and record.get("verdict") == "rejected":
-                recent.append(
-                    PastTransfer(
-                        record["time"],
-                        str(record.get("digest")),
-                        "rejected",
-                        "; ".join(record.get("problems", [])[:1]),
-                    )
-                )
-            elif event == "abort":
-                recent.append(
-                    PastTransfer(
-                        record["time"],
-                        str(record.get("digest")),
-                        "aborted",
-                        str(record.get("reason")),
-                    )
-                )
         return StationStatus(
             staging_free=_free_bytes(self.config.staging_dir),
             store_free=_free_bytes(self.config.store_dir),
@@ -181,8 +174,33 @@ class Station:
             key_problems=tuple(p.message for p in self.trust.problems),
             targets=targets,
             audit=self.audit.verify(),
-            recent=tuple(recent[-5:][::-1]),
+            recent=tuple(_past_transfers(self.audit.records())[-5:][::-1]),
         )
+
+    def previous_imports(self, bundle_digest: str) -> tuple[PastImport, ...]:
+        """Every earlier import of this bundle digest, oldest first, from one read of the
+        audit log: when, into which target, and the last two approvers of the verification
+        that led to it (the kiosk asks for a confirmation before importing it again)."""
+        name: str | None = None
+        verification_of: dict[str, str] = {}  # transfer id -> its latest verification id
+        approvers: dict[str, list[str]] = {}  # verification id -> approvers, in order
+        found: list[PastImport] = []
+        for record in self.audit.records():
+            event, transfer = record.get("event"), str(record.get("transfer"))
+            if record.get("digest") != bundle_digest:
+                continue
+            if event == "bundle-opened" and record.get("name"):
+                name = str(record["name"])
+            elif event == "verification":
+                verification_of[transfer] = str(record.get("verification"))
+            elif event == "approval":
+                approvers.setdefault(str(record.get("verification")), []).append(
+                    str(record.get("actor")))
+            elif event == "import-done":
+                names = approvers.get(verification_of.get(transfer, ""), [])[-2:]
+                found.append(PastImport(str(record.get("time")), str(record.get("target")),
+                                        transfer, tuple(names), name))
+        return tuple(found)
 
     def new_transfer(
         self,
@@ -264,3 +282,23 @@ def _fingerprint(key: Ed25519PublicKey | None) -> str | None:
     from station.signing import fingerprint
 
     return fingerprint(key) if key is not None else None
+
+
+def _past_transfers(records: Iterable[dict[str, Any]]) -> list[PastTransfer]:
+    """Imports, rejections and aborts in log order, each with its bundle's name if known."""
+    names: dict[str, str] = {}
+    past: list[PastTransfer] = []
+    for record in records:
+        event, digest = record.get("event"), str(record.get("digest"))
+        outcome = detail = None
+        if event == "bundle-opened" and record.get("name"):
+            names[digest] = str(record["name"])
+        elif event == "import-done":
+            outcome, detail = "imported", str(record.get("target"))
+        elif event == "verification" and record.get("verdict") == "rejected":
+            outcome, detail = "rejected", "; ".join(record.get("problems", [])[:1])
+        elif event == "abort":
+            outcome, detail = "aborted", str(record.get("reason"))
+        if outcome is not None and detail is not None:
+            past.append(PastTransfer(record["time"], digest, outcome, detail, names.get(digest)))
+    return past

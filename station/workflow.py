@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -32,7 +32,7 @@ from station.verify.trust import TrustStore
 from station.verify.verification import PolicyRules, Verification, verify_bundle
 
 if TYPE_CHECKING:
-    from station.approval import Approval, ApprovalBook
+    from station.approval import Approval, ApprovalBook, ApprovalState
     from station.audit import AuditLog
     from station.lock import TransferLock
     from station.malware.settings import MalwareSettings
@@ -109,6 +109,10 @@ class Transfer:
         self.verification: Verification | None = None
         self.plan: ImportPlan | None = None
         self.receipt: Receipt | None = None
+        self.approved_by: tuple[Approval, ...] = ()
+        """The two approvals the import went ahead on (kept for the receipt: by the time
+        it is read, the book may have expired them)."""
+        self.reimport_confirmed = False
         self.abort_reason: str | None = None
         self.warnings: list[str] = []  # what the operator must know although it ended well
         self.message = "media inserted"
@@ -270,6 +274,9 @@ class Transfer:
 
     @property
     def approvals(self) -> tuple[Approval, ...]:
+        """The approvals that count now; once importing, the ones the import went ahead on."""
+        if self.state in (TransferState.IMPORTING, TransferState.DONE) and self.approved_by:
+            return self.approved_by
         return self.approval_book.approvals
 
     def approve(
@@ -318,6 +325,7 @@ class Transfer:
                 self._move(TransferState.VERIFIED, f"{reason}; approve again")
                 raise StepRefused(f"cannot import: {reason}", hint="both operators approve again")
             staged = verification.staged
+            self.approved_by = self.approval_book.approvals
             self._move(
                 TransferState.IMPORTING, f"importing into {target.describe()}", target=target.name
             )
@@ -415,7 +423,8 @@ class Transfer:
                     audit=self.audit,
                 )
             except StationError as refused:  # wrong PIN, not an admin, no reason: on record
-                self._record("step-refused", step="override", actor=admin, reason=refused.message)
+                known = self.approval_book.operators.known_name(admin)  # never a typed PIN
+                self._record("step-refused", step="override", actor=known, reason=refused.message)
                 raise
             if self._home_lock is not None:
                 try:  # rejected released the home: take it again before staging anything
@@ -430,6 +439,40 @@ class Transfer:
             self._move(
                 TransferState.INSPECTED, f"rollback accepted by {account.name}; verify again"
             )
+
+    # -- approvals as operators see them: expiry, restart, re-import -----------------------
+
+    def approval_state(self) -> ApprovalState:
+        """The approvals of this verification with the time each has left; expires (and
+        audits) what is past its time first. The kiosk calls it every second."""
+        verification = self._verification_for("see the approvals")
+        return self.approval_book.status(verification.bundle_digest, verification.id)
+
+    def restart_approvals(self, reason: str) -> int:
+        """Drop the approvals given so far and start again (after a refused role), audited.
+        Returns how many were dropped."""
+        with self._lock:
+            self._require("restart the approvals", TransferState.VERIFIED)
+            verification = self._verification_for("restart the approvals")
+            return self.approval_book.restart(
+                verification.bundle_digest, verification.id, reason
+            )
+
+    def confirm_reimport(self, previous: Sequence[Mapping[str, Any]]) -> None:
+        """The operators import a bundle that was imported before, on purpose: on record.
+
+        `previous` describes the earlier imports (`Station.previous_imports`, as JSON).
+        """
+        with self._lock:
+            self._require("confirm the re-import", TransferState.VERIFIED)
+            self._record("reimport-confirmed", previous=[dict(p) for p in previous])
+            self.reimport_confirmed = True
+
+    def _verification_for(self, step: str) -> Verification:
+        verification = self.verification
+        if verification is None or not verification.accepted:
+            raise StepRefused(f"cannot {step}: there is no accepted verification")
+        return verification
 
     def abort(self, reason: str) -> None:
         """Stop this transfer for good: approvals forgotten, staged copies removed."""

@@ -196,7 +196,7 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
     refusals = [r for r in station.audit.records()
                 if r["event"] == "step-refused" and r.get("step") == "override"]
     assert [(r["actor"], r["reason"]) for r in refusals] == [
-        ("ada", "unknown operator or wrong PIN"),
+        ("ada", "wrong PIN for ada: 4 tries left before the account locks"),
         ("victor", "victor may not override the policy"),
         ("ada", "an override needs a reason for the audit log"),
     ]

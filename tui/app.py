@@ -7,6 +7,8 @@ transfer, and shows failures. It receives its core objects, so tests pass in rea
 
 from __future__ import annotations
 
+import getpass
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from station.approval import OperatorStore
 from station.media.events import (
     DeviceInfo,
     MediaEvent,
@@ -27,10 +28,21 @@ from station.media.events import (
     MediaWatcherRestarted,
     WatcherEvent,
 )
-from tui.admin_gate import AdminGate
-from tui.messages import MediaArrived, MediaGone, MediaRefused, MediaWatcherChanged, WorkFinished
+from station.workflow import TransferState
+from tui.keys import letter
+from tui.messages import (
+    MediaArrived,
+    MediaGone,
+    MediaRefused,
+    MediaWatcherChanged,
+    QuitRecorded,
+    RefusalRecorded,
+    TransferAborted,
+    TransferOpened,
+)
 from tui.screens.failure import FailureScreen
 from tui.screens.waiting import WaitingScreen
+from tui.theme import STATION_THEME
 
 if TYPE_CHECKING:
     from station.demo import DemoFeed
@@ -46,6 +58,26 @@ _WHEN = {
     "importing": "during the import",
 }
 """When, in the operator's words, a transfer in each state lost its media."""
+
+
+def when_removed(transfer: Transfer) -> str:
+    """When the media went, in words; during the approvals it says how many were given.
+
+    Reads the approval book (which may record an expiry): call it from a worker.
+    """
+    state = transfer.state.value
+    if transfer.state is TransferState.VERIFIED:
+        given = len(transfer.approvals)
+        if given:
+            return f"during the approvals ({given} of 2 given)"
+    return _WHEN.get(state, f"while the transfer was {state}")
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
 
 
 class StationApp(App[None], inherit_bindings=False):
@@ -64,23 +96,25 @@ class StationApp(App[None], inherit_bindings=False):
         media: MediaSource | None = None,
         *,
         kiosk: bool = True,
-        gate: AdminGate | None = None,
         demo: DemoFeed | None = None,
     ) -> None:
         super().__init__()
+        self.register_theme(STATION_THEME)
+        self.theme = STATION_THEME.name
         self.station = station
         self.media = media
         self.kiosk = kiosk
-        self.gate = gate or AdminGate(OperatorStore.from_config(station.config))
         self.demo = demo
         self.transfer: Transfer | None = None
         self._arriving: DeviceInfo | None = None
         """The device whose transfer is being opened (a worker is creating it)."""
         if not kiosk:
-            self.bind("ctrl+q", "quit", description="Quit")
+            self.bind("ctrl+q", "quit_demo", description="Quit")
         if demo is not None:
-            self.bind("n", "demo_insert", description="Demo: insert media")
-            self.bind("u", "demo_remove", description="Demo: pull media")
+            for binding in (letter("n", "demo_insert", "Demo: insert media"),
+                            letter("u", "demo_remove", "Demo: pull media")):
+                self.bind(binding.key, binding.action, description=binding.description,
+                          key_display=binding.key_display)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -101,6 +135,16 @@ class StationApp(App[None], inherit_bindings=False):
 
     def action_ignore(self) -> None:
         """Ctrl+C does nothing at a kiosk (Textual's default would hint at a quit key)."""
+
+    @work(thread=True, exit_on_error=False, group="audit", name="recording the quit")
+    def action_quit_demo(self) -> None:
+        """Outside kiosk mode Ctrl+Q quits; the station leaving service is on record first."""
+        self.station.audit.append("admin-action", actor=_system_user(), action="quit-demo")
+        self.post_message(QuitRecorded())
+
+    def on_quit_recorded(self, message: QuitRecorded) -> None:
+        """The demo's Ctrl+Q or the admin's Q is on record: now the kiosk stops."""
+        self.exit()
 
     # --- media -----------------------------------------------------------------------------
 
@@ -130,6 +174,7 @@ class StationApp(App[None], inherit_bindings=False):
             self._close(self.transfer, "other media was inserted")
             self.transfer = None
         self.back_to_waiting()
+        self._waiting_screen().reading = True
         self._arriving = message.device
         self._open_transfer(message.root, message.device)
 
@@ -137,45 +182,45 @@ class StationApp(App[None], inherit_bindings=False):
     def _open_transfer(self, root: Path, device: DeviceInfo) -> None:
         self.station.audit.append("media-inserted", root=str(root), device=device.to_json())
         transfer = self.station.new_transfer(root, device)
-        self.post_message(WorkFinished("transfer", transfer))
+        self.post_message(TransferOpened(transfer))
 
-    def on_work_finished(self, message: WorkFinished) -> None:
-        if message.kind == "refused":
-            device, reason = message.result
-            self.notify(f"Device refused: {device.describe()}: {reason}",
-                        severity="error", timeout=15)
-        elif message.kind == "aborted":
-            from tui.screens.aborted import AbortedScreen
+    def on_transfer_opened(self, message: TransferOpened) -> None:
+        from tui.screens.contents import ContentsScreen
 
-            self.back_to_waiting()
-            self.push_screen(AbortedScreen(message.result))
-        elif message.kind == "transfer":
-            from tui.screens.contents import ContentsScreen
+        transfer = message.transfer
+        if self._arriving != transfer.device:  # pulled out before it was opened
+            self._close(transfer, "the media was removed before it was read")
+            return
+        self._arriving = None
+        self._waiting_screen().reading = False
+        self.transfer = transfer
+        self.push_screen(ContentsScreen(transfer))
 
-            transfer = message.result
-            if self._arriving != transfer.device:  # pulled out before it was opened
-                self._close(transfer, "the media was removed before it was read")
-                return
-            self._arriving = None
-            self.transfer = transfer
-            self.push_screen(ContentsScreen(transfer))
+    def on_refusal_recorded(self, message: RefusalRecorded) -> None:
+        self.notify(f"Device refused: {message.device.describe()}: {message.reason}",
+                    severity="error", timeout=15)
+
+    def on_transfer_aborted(self, message: TransferAborted) -> None:
+        from tui.screens.aborted import AbortedScreen
+
+        self.back_to_waiting()
+        self.push_screen(AbortedScreen(message.reason))
 
     def on_media_gone(self, message: MediaGone) -> None:
         if message.device == self._arriving:
             self._arriving = None
+            self._waiting_screen().reading = False
         transfer = self.transfer
         if transfer is None or message.device != transfer.device:
             self._record_media("media-removed", message.device)
             return
-        when = _WHEN.get(transfer.state.value, f"while the transfer was {transfer.state.value}")
         self.transfer = None
         for worker in self.workers:
             if worker.group not in ("abort", "audit", "demo"):
                 worker.cancel()  # hashing or importing stops at its next chunk
         if transfer.finished:
             self.back_to_waiting()
-        self._close(transfer, f"the media was removed {when}", removed=message.device,
-                    report=not transfer.finished)
+        self._close(transfer, None, removed=message.device, report=not transfer.finished)
 
     def on_media_refused(self, message: MediaRefused) -> None:
         self._record_media("media-refused", message.device, reason=message.reason)
@@ -201,7 +246,7 @@ class StationApp(App[None], inherit_bindings=False):
         then let the UI say so (the record is on disk before the screen shows it)."""
         self.station.audit.append(event, device=device.to_json(), **fields)
         if event == "media-refused":
-            self.post_message(WorkFinished("refused", (device, fields.get("reason", ""))))
+            self.post_message(RefusalRecorded(device, fields.get("reason", "")))
 
     @work(thread=True, exit_on_error=False, group="abort", name="aborting the transfer")
     def _abort(self, transfer: Transfer, reason: str) -> None:
@@ -211,21 +256,30 @@ class StationApp(App[None], inherit_bindings=False):
     def _close(
         self,
         transfer: Transfer,
-        reason: str,
+        reason: str | None,
         *,
         removed: DeviceInfo | None = None,
         report: bool = False,
     ) -> None:
         """Media gone or replaced: audit the removal, abort if still running, drop the staged
-        copies; with `report`, the aborted screen follows once all that is on record."""
+        copies; with `report`, the aborted screen follows once all that is on record.
+        Without a `reason` the media was removed, and the reason says at which step."""
         if removed is not None:
             self.station.audit.append("media-removed", device=removed.to_json())
+        if reason is None:
+            reason = f"the media was removed {when_removed(transfer)}"
         transfer.abort(reason)
         transfer.close()
         if report:
-            self.post_message(WorkFinished("aborted", reason))
+            self.post_message(TransferAborted(reason))
 
     # --- navigation ------------------------------------------------------------------------
+
+    def _waiting_screen(self) -> WaitingScreen:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if not isinstance(screen, WaitingScreen):
+            raise TypeError("the waiting screen is always at the bottom of the stack")
+        return screen
 
     def back_to_waiting(self) -> None:
         """Close every screen above the waiting screen (the transfer's steps, dialogs)."""
@@ -239,6 +293,27 @@ class StationApp(App[None], inherit_bindings=False):
         else:
             self.push_screen(screen)
 
+    def confirm_abort(self, reason: str, what: str) -> None:
+        """Ask before the operators' key throws the transfer away; abort on a yes."""
+        from tui.screens.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                # The step's own workers stop first: their "stopped" is not a failure.
+                self.workers.cancel_node(self.screen)
+                self.abort_transfer(reason)
+
+        self.push_screen(
+            ConfirmDialog(
+                "Cancel this transfer?",
+                f"{what} Nothing from this media will be imported; to try again, remove the "
+                "media and insert it again.",
+                yes="Yes, cancel the transfer",
+                no="No, go on",
+            ),
+            answered,
+        )
+
     def abort_transfer(self, reason: str) -> None:
         """The operators stopped the transfer; the media may still be in."""
         from tui.screens.aborted import AbortedScreen
@@ -249,7 +324,7 @@ class StationApp(App[None], inherit_bindings=False):
         self.go_to(AbortedScreen(reason, media_present=transfer is not None))
 
     def open_admin(self) -> None:
-        """Admin login first; the admin screen only after the gate said yes."""
+        """Admin sign-in first; the admin screen only after the core said yes."""
         from tui.screens.admin import AdminLoginScreen, AdminScreen
 
         def logged_in(admin: str | None) -> None:

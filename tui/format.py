@@ -1,11 +1,54 @@
-"""Plain-text formatting the screens share: digests read aloud, rates and time left.
+"""Plain-text formatting the screens share: digests read aloud, counts, times, rates.
 
 Pure functions so the screens stay declarative and the tests need no app.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from station.progress import Progress, format_duration, format_size
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 record`, `2 records`: never "(1 records)"."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
+
+
+def parse_time(value: str | datetime) -> datetime | None:
+    """An audit or receipt time (ISO 8601) as an aware datetime; None if it is not one."""
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except (ValueError, AttributeError):
+            return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def local_and_utc(value: str | datetime, *, date: bool = True, seconds: bool = True) -> str:
+    """Local time with UTC beside it: `2026-11-27 11:42:05 (10:42:05 UTC)`.
+
+    Operators think in local time, audit logs and other sites in UTC; where the two are the
+    same it says so once (`10:42:05 UTC`). Text that is not a time comes back unchanged.
+    """
+    when = parse_time(value)
+    if when is None:
+        return str(value)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    local = when.astimezone()
+    utc = when.astimezone(UTC)
+    text = local.strftime(("%Y-%m-%d " if date else "") + clock)
+    if local.utcoffset() == utc.utcoffset():
+        return f"{text} UTC"
+    return f"{text} ({utc.strftime(clock)} UTC)"
+
+
+def countdown(seconds: float) -> str:
+    """`14:31` minutes and seconds left (never negative)."""
+    whole = max(0, int(seconds + 0.999))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def digest_groups(digest: str, size: int = 4) -> list[str]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from station.errors import StationError
 
 if TYPE_CHECKING:
+    from station.station import Station
     from tui.app import StationApp
 
 
@@ -58,6 +59,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def check_ready_for_kiosk(station: Station) -> None:
+    """Kiosk mode needs a trusted key (else every bundle is rejected) and an enabled admin
+    account (else nobody can leave the kiosk from the keyboard). Without either it does not
+    start: exit 2, naming the command that fixes it."""
+    from station.approval import Role
+
+    config = station.config
+    home = f" --home {config.home}"
+    if not station.trust.keys:
+        raise StationError(
+            f"the trust store {config.trust_dir} holds no trusted key, so every bundle would "
+            "be rejected",
+            hint=f"copy the signers' public keys into {config.trust_dir}/ (NAME.pub, NAME.asc, "
+            f"...) and check them with `station{home} keys list`",
+        )
+    admins = [op for op in station.operators.load().values()
+              if op.role is Role.ADMIN and op.usable]
+    if not admins:
+        raise StationError(
+            "there is no enabled admin account, so nobody could leave the kiosk from the "
+            "keyboard",
+            hint=f"create one with `station{home} operators add NAME --role admin` (or "
+            f"`station{home} operators enable NAME` for a locked or disabled one)",
+        )
+
+
 def _build_app(args: argparse.Namespace, scratch: Path | None) -> StationApp:
     from station.station import Station
     from tui.app import StationApp
@@ -71,6 +98,7 @@ def _build_app(args: argparse.Namespace, scratch: Path | None) -> StationApp:
         station = Station.open(demo_home.home)
         return StationApp(station, FolderMediaSource(demo_home.media_dir), kiosk=False, demo=feed)
     station = Station.open(Path(args.home) if args.home else None)
+    check_ready_for_kiosk(station)
     if args.media_dir:
         from station.media.folder import FolderMediaSource
 

@@ -69,7 +69,7 @@ def test_kiosk_shows_an_inserted_stick_and_aborts_when_it_is_pulled_mid_verifica
         labels = contents["labels"]
         assert any(label.startswith("docs/readme.txt") for label in labels)
         assert any(label.startswith("payload.bin") for label in labels)
-        assert "registry.local/app:1.0" in labels, labels
+        assert any(label.startswith("registry.local/app:1.0  ") for label in labels), labels
         assert contents["media"] == 'Media: SanDisk Cruzer Blade (serial 4C530001) 64.0 MiB ' \
             'ext4 "TRANSFER"'
         (mount,) = existing_mounts(device)

@@ -69,6 +69,18 @@ def copy_demo(template: DemoHome, root: Path) -> DemoHome:
     return DemoHome(root=root, home=root / "home", media_dir=root / "media", media=media)
 
 
+def lock_account(demo: DemoHome, name: str) -> None:
+    """Type wrong PINs for `name` until its account locks, as a forgetful operator would."""
+    from station.approval import ApprovalError, OperatorStore
+
+    operators = OperatorStore(demo.home / "operators.toml")
+    while not operators.get(name).locked:  # type: ignore[union-attr]
+        try:
+            operators.authenticate(name, "wrong-pin")
+        except ApprovalError:
+            continue
+
+
 def screen_text(app: StationApp) -> str:
     """Everything the current screen shows, as plain text (what an operator reads)."""
     from textual.widgets import Static

@@ -21,6 +21,7 @@ from tests.tui.helpers import insert_and_read, kiosk_app, screen_text, verify_no
 from tui.messages import WorkProgress
 from tui.screens.aborted import AbortedScreen
 from tui.screens.approve import ApproveScreen
+from tui.screens.confirm import ConfirmDialog
 from tui.screens.done import DoneScreen
 from tui.screens.verify import VerifyScreen
 from tui.screens.waiting import WaitingScreen
@@ -57,7 +58,8 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
         await insert_and_read(pilot, feed, demo.media[0])
         labels = list(_labels(app.screen.query_one(BundleTree).root))
         assert "Images (1)" in labels and "SBOMs (1)" in labels and "Files (1)" in labels
-        assert DEMO_IMAGE in labels
+        assert f"{DEMO_IMAGE}  461 B" in labels, "the image with its whole size"
+        assert "1 layer, 133 B" in labels, "the layers line counts the layers' bytes only"
         assert "platform linux/amd64" in labels
 
         await verify_now(pilot)
@@ -148,8 +150,9 @@ async def test_wrong_pin_is_refused_in_words_and_the_form_stays(demo: DemoHome) 
         await wait_until(pilot, lambda: isinstance(app.screen, ApproveScreen), "approval")
         await _approve(pilot, "alice", "not-her-pin")
         await wait_until(pilot, lambda: "Not approved" in screen_text(app), "the refusal")
-        assert "unknown operator or wrong PIN" in screen_text(app)
+        assert "wrong PIN for alice: 4 tries left before the account locks" in screen_text(app)
         assert all(field.value == "" for field in app.screen.query(Input))
+        assert app.focused is app.screen.query_one("#username"), "a retyped name is no PIN"
         assert app.transfer.approvals == ()
 
 
@@ -196,15 +199,22 @@ async def test_pulling_the_media_mid_verification_stops_hashing(
 async def test_escape_stops_a_running_verification(demo: DemoHome, big: DemoMedia) -> None:
     app, feed = kiosk_app(demo)
     stopped: list[Progress] = []
+    confirmed: list[Progress] = []
     pressing: list[asyncio.Task[None]] = []
 
-    def escape_at_first_progress(message: Message) -> None:
-        """The operator presses Esc the moment the first progress report is drawn."""
-        if isinstance(message, WorkProgress) and not stopped:
+    def escape_then_yes(message: Message) -> None:
+        """The operator presses Esc at the first progress report, then Y in the dialog that
+        asks (hashing goes on meanwhile) at the next one."""
+        if not isinstance(message, WorkProgress):
+            return
+        if not stopped:
             stopped.append(message.progress)
             pressing.append(asyncio.get_running_loop().create_task(pilot.press("escape")))
+        elif isinstance(app.screen, ConfirmDialog) and not confirmed:
+            confirmed.append(message.progress)
+            pressing.append(asyncio.get_running_loop().create_task(pilot.press("y")))
 
-    async with app.run_test(size=(120, 40), message_hook=escape_at_first_progress) as pilot:
+    async with app.run_test(size=(120, 40), message_hook=escape_then_yes) as pilot:
         await insert_and_read(pilot, feed, big)
         transfer = app.transfer
         assert transfer is not None
@@ -212,7 +222,7 @@ async def test_escape_stops_a_running_verification(demo: DemoHome, big: DemoMedi
         await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
         text = screen_text(app)
         assert "the operator stopped the verification" in text
-        assert stopped[0].done < stopped[0].total, "stopped while hashing"
+        assert confirmed[0].done < confirmed[0].total, "stopped while hashing"
         assert "Remove the media." in text
         await wait_until(pilot, lambda: transfer.state is TransferState.ABORTED, "abort")
         await app.workers.wait_for_complete()

@@ -8,6 +8,7 @@ from station.demo import DemoHome
 from tests.tui.helpers import kiosk_app, screen_text, wait_until
 from tui.app import StationApp
 from tui.screens.admin import AdminLoginScreen, AdminScreen, AuditScreen
+from tui.screens.confirm import ConfirmDialog
 from tui.screens.waiting import WaitingScreen
 
 
@@ -46,7 +47,7 @@ async def test_operator_cannot_log_in_as_admin_and_failures_are_audited(demo: De
     app, _ = kiosk_app(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await _login(pilot, "alice", "alice-pin")
-        await wait_until(pilot, lambda: "not an administrator" in screen_text(app), "refusal")
+        await wait_until(pilot, lambda: "alice is not an admin" in screen_text(app), "refusal")
         await pilot.press("escape")
         await _login(pilot, "admin", "wrong-pin")
         await wait_until(pilot, lambda: "wrong PIN" in screen_text(app), "refusal")
@@ -66,6 +67,13 @@ async def test_admin_sees_the_audit_log_and_is_the_only_way_out(demo: DemoHome) 
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin screen")
         await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "are you sure")
+        await pilot.press("n")  # one key never stops the station
+        await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin screen")
+        assert app.is_running
+        await pilot.press("Q")  # Shift or Caps Lock: the same key
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "are you sure")
+        await pilot.press("Y")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit")
     log = (demo.home / "audit.log").read_text(encoding="utf-8")
     assert '"action":"quit-kiosk"' in log and '"actor":"admin"' in log

@@ -15,7 +15,7 @@ from station.demo import DemoHome, DemoMedia
 from station.publish.bundle import create_bundle
 from tests.report_samples import CYCLONEDX, IMAGE, TRIVY, dump
 from tests.tui.helpers import insert_and_read, kiosk_app, wait_until
-from tui.messages import WorkFinished
+from tui.messages import SummariesRead
 from tui.widgets.bundle_tree import BundleTree
 from tui.widgets.report_summary import ReportSummary
 
@@ -58,8 +58,8 @@ async def test_sbom_and_scan_report_summaries(demo: DemoHome, reports_media: Dem
     finished: list[str] = []
 
     def record(message: Message) -> None:
-        if isinstance(message, WorkFinished) and message.kind == "summaries":
-            finished.extend(message.result)
+        if isinstance(message, SummariesRead):
+            finished.extend(message.summaries)
 
     async with app.run_test(size=(160, 50), message_hook=record) as pilot:
         await insert_and_read(pilot, feed, reports_media)

@@ -103,7 +103,7 @@ async def test_older_release_needs_an_admin_override_with_a_reason(protected: De
     refused = [(r["actor"], r["reason"]) for r in _records(protected, "step-refused")
                if r.get("step") == "override"]
     assert refused == [
-        ("admin", "unknown operator or wrong PIN"),
+        ("admin", "wrong PIN for admin: 4 tries left before the account locks"),
         ("bob", "bob may not override the policy"),
         ("admin", "an override needs a reason for the audit log"),
     ]

@@ -27,6 +27,7 @@ from tests.tui.helpers import (
 from tui.app import StationApp
 from tui.screens.aborted import AbortedScreen
 from tui.screens.approve import ApproveScreen
+from tui.screens.confirm import ConfirmDialog
 from tui.screens.done import DoneScreen
 from tui.screens.importing import ImportScreen
 from tui.widgets.target_choice import TargetChoice, TargetRow
@@ -191,6 +192,8 @@ async def test_escape_at_the_choice_cancels_the_transfer(demo: DemoHome) -> None
         await _approved(pilot, demo)
         transfer = app.transfer
         await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "are you sure")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, AbortedScreen), "the abort")
         await app.workers.wait_for_complete()
         assert transfer is not None and transfer.state is TransferState.ABORTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -55,8 +56,8 @@ class FailureScreen(StepScreen):
         yield StepHeader(0, title)
         with Vertical(classes="panel"):
             yield VerdictBadge("aborted")
-            yield Static(what, id="failure-message")
-            yield Static(f"What to do: {todo}", id="failure-hint")
+            yield Static(Text(what), id="failure-message")  # may quote the media: not markup
+            yield Static(Text(f"What to do: {todo}"), id="failure-hint")
             if self.media_present:
                 yield Static(
                     "Remove the media. Nothing from it was imported.", classes="next-action"

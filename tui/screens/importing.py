@@ -14,15 +14,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from station.errors import StationError
 from station.importing.base import ImportTarget, StepEvent
 from station.workflow import TransferState
-from tui.messages import ImportStep, WorkFinished, WorkProgress
+from tui.keys import letter
+from tui.messages import ImportDone, ImportFailed, ImportStep, TargetChecked, WorkProgress
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
+from tui.widgets.scroll_pane import ScrollPane
 from tui.widgets.target_choice import TargetChoice
 
 if TYPE_CHECKING:
@@ -36,11 +39,17 @@ class ImportScreen(StepScreen):
     or the one the operators choose."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "retry", "Retry the import"),
-        Binding("c", "recheck", "Check the targets again"),
-        Binding("t", "choose_again", "Choose another target"),
-        Binding("escape", "cancel", "Cancel the transfer"),
+        letter("r", "retry", "Retry the import"),
+        letter("c", "recheck", "Check the targets again"),
+        letter("t", "choose_again", "Choose another target"),
+        Binding("escape", "cancel", "Cancel the transfer", key_display="Esc"),
     ]
+
+    choosing: reactive[bool] = reactive(False, init=False, bindings=True)
+    """The operators are choosing the target (with more than one configured)."""
+
+    failed: reactive[bool] = reactive(False, init=False, bindings=True)
+    """The import stopped with a reason shown on screen; R (and T) may follow."""
 
     def __init__(self, transfer: Transfer, target: ImportTarget | None = None) -> None:
         super().__init__(classes="import-screen")
@@ -48,9 +57,7 @@ class ImportScreen(StepScreen):
         self.target = target
         self.choices: list[ImportTarget] = []
         """The configured targets when there is a choice (more than one), else empty."""
-        self.choosing = False
         self.steps: dict[str, tuple[str, str]] = {}
-        self.failed = False
 
     def compose(self) -> ComposeResult:
         if self.target is None:
@@ -64,7 +71,7 @@ class ImportScreen(StepScreen):
             with Vertical(classes="panel", id="choose-panel"):
                 yield Static("Where should the images and files go?", classes="section-title")
                 yield TargetChoice(self.choices, id="target-choice")
-        with Vertical(classes="panel", id="import-panel"):
+        with ScrollPane(id="import-panel"):
             yield Static("", id="target-line")
             yield Static("", id="checklist")
             yield TransferProgress("Copying", id="import-progress")
@@ -96,7 +103,6 @@ class ImportScreen(StepScreen):
         choice.focus()
         for index, target in enumerate(self.choices):
             self.check_target(index, target)
-        self.refresh_bindings()
 
     @work(thread=True, exit_on_error=False, group="targets", name="checking an import target")
     def check_target(self, index: int, target: ImportTarget) -> None:
@@ -105,7 +111,12 @@ class ImportScreen(StepScreen):
             problem = target.check()
         except Exception as exc:  # any failure means "cannot be chosen"
             problem = f"the check failed: {exc}"
-        self.post_message(WorkFinished("target-checked", (index, problem)))
+        self.post_message(TargetChecked(index, problem))
+
+    def on_target_checked(self, message: TargetChecked) -> None:
+        message.stop()
+        if self.choosing:
+            self.query_one(TargetChoice).show_check(message.index, message.problem)
 
     def on_target_choice_chosen(self, message: TargetChoice.Chosen) -> None:
         message.stop()
@@ -139,7 +150,6 @@ class ImportScreen(StepScreen):
                 "Importing. Leave the media in until this step is done.")
         self.query_one("#target-line", Static).update(Text(f"Target: {target.describe()}"))
         self._header(f"Import into {target.name}")
-        self.refresh_bindings()
         self.run_import(target)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="import", name="the import")
@@ -156,9 +166,9 @@ class ImportScreen(StepScreen):
         except StationError as failed:
             if worker.is_cancelled:
                 return
-            self.post_message(WorkFinished("import-failed", failed))
+            self.post_message(ImportFailed(failed))
             return
-        self.post_message(WorkFinished("receipt", receipt))
+        self.post_message(ImportDone(receipt))
 
     def post_step(self, event: StepEvent) -> None:
         """Runs on the worker thread: one import step changed."""
@@ -179,21 +189,15 @@ class ImportScreen(StepScreen):
             lines.append("\n")
         self.query_one("#checklist", Static).update(lines)
 
-    def on_work_finished(self, message: WorkFinished) -> None:
+    def on_import_done(self, message: ImportDone) -> None:
         message.stop()
-        if message.kind == "target-checked":
-            if self.choosing:
-                index, problem = message.result
-                self.query_one(TargetChoice).show_check(index, problem)
-            return
-        if message.kind == "import-failed":
-            self._show_failure(message.result)
-            return
         from tui.screens.done import DoneScreen
 
-        self.station_app.go_to(DoneScreen(self.transfer, message.result))
+        self.station_app.go_to(DoneScreen(self.transfer, message.receipt))
 
-    def _show_failure(self, error: StationError) -> None:
+    def on_import_failed(self, message: ImportFailed) -> None:
+        message.stop()
+        error = message.error
         self.failed = True
         hint = error.hint or "call the administrator"
         self.query_one("#import-error").display = True
@@ -207,7 +211,6 @@ class ImportScreen(StepScreen):
             f"{other}, or Esc to cancel the transfer." if can_retry else
             "The approvals are no longer valid: press Esc, remove the media and start again."
         )
-        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry":
@@ -228,12 +231,14 @@ class ImportScreen(StepScreen):
         self.query_one("#import-error").display = False
         self.query_one(".next-action", Static).update(
             "Importing again. Leave the media in until this step is done.")
-        self.refresh_bindings()
         self.run_import(self.target)
 
     def action_cancel(self) -> None:
         if self.choosing:
-            self.station_app.abort_transfer(
-                "the operators cancelled when choosing the import target")
+            self.station_app.confirm_abort(
+                "the operators cancelled when choosing the import target",
+                "Nothing has been imported yet.")
         else:
-            self.station_app.abort_transfer("the import failed and the operators cancelled")
+            self.station_app.confirm_abort(
+                "the import failed and the operators cancelled",
+                "Images already copied stay in the target.")

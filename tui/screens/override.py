@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from station.errors import StationError
-from tui.messages import WorkFinished
+from tui.messages import OverrideAnswered
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 class RollbackOverrideScreen(ModalScreen[bool]):
     """Dismisses with True once the core accepted the override (verification must rerun)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", key_display="Esc"),
+    ]
 
     def __init__(self, transfer: Transfer) -> None:
         super().__init__()
@@ -90,19 +92,22 @@ class RollbackOverrideScreen(ModalScreen[bool]):
         try:
             self.transfer.override_rollback(user, pin, reason)
         except StationError as refused:
-            self.post_message(WorkFinished("override", str(refused)))  # message (hint)
+            self.post_message(OverrideAnswered(str(refused)))  # message (hint)
             return
-        self.post_message(WorkFinished("override", None))
+        self.post_message(OverrideAnswered(None))
 
-    def on_work_finished(self, message: WorkFinished) -> None:
+    def on_override_answered(self, message: OverrideAnswered) -> None:
         message.stop()
-        if message.result is None:
+        if message.refusal is None:
             self.dismiss(True)
             return
-        self.query_one("#override-error", Static).update(Text(f"✘ Not accepted: {message.result}"))
-        pin = self.query_one("#override-pin", Input)
-        pin.value = ""
-        pin.focus()
+        self.query_one("#override-error", Static).update(
+            Text(f"✘ Not accepted: {message.refusal}"))
+        # As at every sign-in: the form empties and the name has the focus, so a name typed
+        # next is never spent as a PIN.
+        for field in ("#override-user", "#override-pin"):
+            self.query_one(field, Input).value = ""
+        self.query_one("#override-user", Input).focus()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Anything but a refusal (the audit log cannot be written, a bug) is a failure."""

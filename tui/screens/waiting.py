@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.widgets import Footer, Static
 
-from tui.messages import WorkFinished
+from tui.keys import letter
+from tui.messages import StatusRead
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
+from tui.widgets.scroll_pane import ScrollPane
 from tui.widgets.status_view import StationStatusView
+
+INSERT = "Insert the transfer media (USB stick)."
+READING = "Media inserted: reading it… Leave it in."
 
 
 class WaitingScreen(StepScreen):
     """"Insert transfer media", the station status and the last transfers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "admin", "Admin"),
-        Binding("r", "refresh", "Refresh status"),
+        letter("a", "admin", "Admin"),
+        letter("r", "refresh", "Refresh status"),
     ]
+
+    reading: reactive[bool] = reactive(False, init=False)
+    """Media went in and its transfer is being opened: the screen must not say "insert"."""
 
     def __init__(self) -> None:
         super().__init__(classes="waiting-screen")
@@ -30,14 +40,14 @@ class WaitingScreen(StepScreen):
     def compose(self) -> ComposeResult:
         yield StepHeader(1, "Insert transfer media")
         with Vertical(id="insert-prompt", classes="panel"):
-            yield Static("Insert the transfer media (USB stick).", classes="next-action")
+            yield Static(INSERT, id="insert-line", classes="next-action")
             yield Static(
                 "The station reads it without writing to it, shows what it holds, checks every "
                 "file and signature, and imports nothing until two operators approve.",
                 classes="explain",
             )
+        with ScrollPane(id="status-pane"):
             yield Static("", id="demo-hint")
-        with Horizontal(id="status-row"):
             yield StationStatusView(id="station-status")
         yield Footer()
 
@@ -47,8 +57,12 @@ class WaitingScreen(StepScreen):
         if demo is None:
             hint.display = False
         else:
-            hint.update(demo.hint())
+            hint.update(Text(demo.hint()))
+        self.query_one("#status-pane").focus()
         self.action_refresh()
+
+    def watch_reading(self, reading: bool) -> None:
+        self.query_one("#insert-line", Static).update(READING if reading else INSERT)
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -59,13 +73,11 @@ class WaitingScreen(StepScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="status",
           name="reading the station status")
     def load_status(self) -> None:
-        status = self.station_app.station.status()
-        self.post_message(WorkFinished("status", status))
+        self.post_message(StatusRead(self.station_app.station.status()))
 
-    def on_work_finished(self, message: WorkFinished) -> None:
-        if message.kind == "status":
-            message.stop()
-            self.query_one(StationStatusView).show(message.result)
+    def on_status_read(self, message: StatusRead) -> None:
+        message.stop()
+        self.query_one(StationStatusView).show(message.status)
 
     def action_admin(self) -> None:
         self.station_app.open_admin()

@@ -7,12 +7,23 @@ as markup: a file called `[red]OK[/]` shows those characters, not a red OK.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from station.bundle.model import Bundle, Entry, Finding, ImageInfo, Item, ItemKind, Layer
+from station.bundle.model import (
+    Bundle,
+    BundleFormat,
+    Entry,
+    Finding,
+    ImageInfo,
+    Item,
+    ItemKind,
+    Layer,
+)
 from station.progress import format_size
-from tui.format import digest_lines, short_digest
+from tui.format import digest_lines, local_and_utc, plural, short_digest
+from tui.widgets.scroll_pane import show_scroll_cue
 
 _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
     ("Images", (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT)),
@@ -22,8 +33,23 @@ _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
 )
 
 
+KIND_WORDS = {
+    ItemKind.IMAGE_ARCHIVE: "Image archive",
+    ItemKind.OCI_LAYOUT: "OCI image layout",
+    ItemKind.FILE: "File",
+    ItemKind.SBOM: "SBOM (software bill of materials)",
+    ItemKind.SCAN_REPORT: "Vulnerability scan report",
+}
+"""Each kind of item in the operator's words, never the manifest's internal label."""
+
+FORMAT_WORDS = {
+    BundleFormat.NATIVE: "bundle.json (signed bundle manifest)",
+    BundleFormat.SHA256SUMS: "SHA256SUMS (signed list of checksums)",
+}
+
+
 def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+    return plural(number, noun)
 
 
 def _size(size: int | None) -> str:
@@ -36,6 +62,12 @@ class BundleTree(Tree[object]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("Bundle"), id=id)
         self.show_root = True
+
+    def on_mount(self) -> None:
+        self._update_cue = show_scroll_cue(self)
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._update_cue)
 
     def show(self, bundle: Bundle) -> None:
         """Replace the tree with this bundle's contents, sections expanded."""
@@ -69,10 +101,12 @@ class BundleTree(Tree[object]):
 
     def _add_image(self, parent: TreeNode[object], image: ImageInfo) -> None:
         tags = ", ".join(image.references) or "(untagged)"
-        node = parent.add(Text(tags), data=image, expand=True)
+        node = parent.add(Text(f"{tags}  {format_size(image.total_size)}"), data=image,
+                          expand=True)
         node.add_leaf(Text(f"platform {image.platform}"), data=image)
+        layer_bytes = sum(layer.size for layer in image.layers)
         layers = node.add(
-            Text(f"{_count(len(image.layers), 'layer')}, {format_size(image.total_size)}"),
+            Text(f"{_count(len(image.layers), 'layer')}, {format_size(layer_bytes)}"),
             data=image,
         )
         for layer in image.layers:
@@ -84,18 +118,22 @@ def describe(thing: object) -> Text:
     """The detail pane's text for whatever node is highlighted."""
     lines: list[str] = []
     if isinstance(thing, Bundle):
-        lines += [f"Manifest: {thing.manifest_name} ({thing.format})",
+        manifest = FORMAT_WORDS.get(thing.format, thing.manifest_name)
+        if thing.manifest_name not in manifest:
+            manifest = f"{thing.manifest_name}, {manifest}"
+        lines += [f"Manifest: {manifest}",
                   "Bundle digest:", *digest_lines(thing.digest, per_line=4),
                   f"Files listed: {len(thing.entries)}, {format_size(thing.declared_size)}"]
         if thing.info is not None:
             info = thing.info
             lines += [f"Name: {info.name}", f"Channel: {info.channel} #{info.sequence}",
-                      f"Producer: {info.producer}", f"Created: {info.created}"]
+                      f"Producer: {info.producer}", f"Created: {local_and_utc(info.created)}"]
         lines.append(f"Signatures beside it: {len(thing.signatures)}")
         if thing.problems:
             lines.append(f"Problems already seen: {len(thing.problems)}")
     elif isinstance(thing, Item):
-        lines += [f"{thing.kind}: {thing.path}", f"Size: {_size(thing.size)}"]
+        lines += [f"{KIND_WORDS.get(thing.kind, str(thing.kind))}: {thing.path}",
+                  f"Size: {_size(thing.size)}"]
         single = len(thing.entries) == 1 and thing.entries[0].path == thing.path
         if not single:  # one file named like the item: its line would say the same again
             lines.append(f"Files: {len(thing.entries)}")
@@ -110,9 +148,12 @@ def describe(thing: object) -> Text:
     elif isinstance(thing, ImageInfo):
         lines += ["Tags: " + (", ".join(thing.references) or "(untagged)"),
                   f"Platform: {thing.platform}", f"Manifest: {thing.manifest_digest}",
-                  f"Config: {thing.config_digest}", f"Size: {format_size(thing.total_size)}"]
+                  f"Config: {thing.config_digest}",
+                  f"Size: {format_size(thing.total_size)} (layers "
+                  f"{format_size(sum(layer.size for layer in thing.layers))}, config "
+                  f"{format_size(thing.config_size)})"]
         if thing.created:
-            lines.append(f"Created: {thing.created}")
+            lines.append(f"Created: {local_and_utc(thing.created)}")
         lines += [f"Label {key}={value}" for key, value in sorted(thing.labels.items())]
     elif isinstance(thing, Layer):
         lines += [f"Layer {thing.digest}", f"Size: {format_size(thing.size)}"]

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from station.progress import format_size
 from station.station import StationStatus
-from tui.format import short_digest
+from tui.format import local_and_utc, plural, short_digest
 
 
 def status_text(status: StationStatus) -> Text:
@@ -29,13 +29,15 @@ def status_text(status: StationStatus) -> Text:
         else:
             text.append(f"✘ target {target.name}: {target.problem}\n")
     if status.audit.ok:
-        text.append(f"✔ audit log healthy ({status.audit.records} records)\n")
+        text.append(f"✔ audit log healthy ({plural(status.audit.records, 'record')})\n")
     else:
         text.append(f"✘ AUDIT LOG BROKEN: {status.audit.describe()}\n")
     text.append("Last transfers\n", style="bold")
     for past in status.recent:
-        text.append(f"  {past.time[:19]}  {past.outcome:<8}  {short_digest(past.digest)}  "
-                    f"{past.detail}\n")
+        what = past.bundle or f"bundle {short_digest(past.digest)}"
+        mark = "✔" if past.outcome == "imported" else "✘"
+        text.append(f"  {local_and_utc(past.time, seconds=False)}  {mark} {past.outcome} "
+                    f"{what}: {past.detail}\n")
     if not status.recent:
         text.append("  none yet\n")
     return text
@@ -45,7 +47,7 @@ class StationStatusView(Static):
     """Filled from `Station.status()` by a worker; shows a placeholder until then."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("Reading the station status…", id=id, classes="panel status-view")
+        super().__init__("Reading the station status…", id=id, classes="status-view")
 
     def show(self, status: StationStatus) -> None:
         self.update(status_text(status))
