@@ -4,11 +4,11 @@ Go's `archive/tar` (docker, skopeo, containerd) and Python's `tarfile` read some
 differently: a numeric field starting with NUL, a PAX path next to a GNU long name, repeated
 extended headers, a prefix field without ustar magic, a malformed PAX record (Python stops
 there silently), a bad checksum after the first header (Python ends the archive there, Go
-fails), data after the end blocks. A crafted archive can then hold one image for one reader
-and another for the next. This reader refuses every such header instead of choosing a
-meaning, and checks what it cannot leave to chance: the checksum of every header, exact
-octal numbers, exact PAX records, at most one extended header per member, two end blocks and
-only zeros after them.
+fails), PAX numbers beyond 64 bits (Go fails, tarfile reads 0), data after the end blocks. A crafted
+archive can then hold one image for one reader and another for the next. This reader
+refuses every such header instead of choosing a meaning, and checks what it cannot leave to
+chance: the checksum of every header, exact octal numbers, exact PAX records, at most one
+extended header per member, two end blocks and only zeros after them.
 
 Profiles say which members are acceptable:
 - `IMAGE` (image archives, whose members the station turns into blobs): POSIX ustar or PAX
@@ -43,8 +43,10 @@ MAX_TRAILING_ZEROS = 1 << 20
 _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
 _OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
-_DECIMAL = re.compile(r"[0-9]+")
-_PAX_TIME = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Go parses PAX numbers as int64 and refuses the archive beyond; Python converts any length
+# (and tarfile reads a size it cannot convert as 0). 18 digits always fit.
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+_PAX_TIME = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,19})?")
 _PAX_LENGTH = re.compile(rb"[1-9][0-9]{0,8}")
 _PAX_NUMBERS = frozenset({"size", "uid", "gid"})
 _PAX_TIMES = frozenset({"mtime", "atime", "ctime"})
@@ -178,10 +180,12 @@ def _check_pax_record(label: str, key: str, value: str, at: int) -> None:
     shown = f"{label}: the PAX record {key!r} at byte {at}"
     if key in _PAX_NUMBERS:
         if not _DECIMAL.fullmatch(value):
-            raise TarError(f"{shown} is not a whole number: {describe_name(value[:40])!r}")
+            raise TarError(f"{shown} is not a whole number of at most 18 digits: "
+                           f"{describe_name(value[:40])!r}")
     elif key in _PAX_TIMES:
         if not _PAX_TIME.fullmatch(value):
-            raise TarError(f"{shown} is not a time: {describe_name(value[:40])!r}")
+            raise TarError(f"{shown} is not a time that fits 64 bits: "
+                           f"{describe_name(value[:40])!r}")
     elif key in _PAX_NAMES:
         if not value or "\x00" in value:
             raise TarError(f"{shown} is empty or holds NUL")
