@@ -125,6 +125,10 @@ CRAFTED: dict[str, tuple[bytes, str]] = {
     "prefix without ustar magic": (
         th.archive(th.member("manifest.json", b"x", magic=bytes(8), prefix=b"evil")),
         "not POSIX ustar|prefix field without ustar magic"),
+    "STAR trailer (Go reads a shorter prefix)": (
+        th.archive(th.member("layer.tar", b"x", prefix=_STAR_PREFIX,
+                             pad=th.STAR_TRAILER.rjust(12, b"\x00"))),
+        "star"),
     "data after the end blocks": (th.member("a", b"x") + th.end() + b"x", "data follows"),
     "single end block then data": (th.member("a", b"x") + bytes(th.BLOCK) + th.member("b"),
                                    "single zero block"),
@@ -157,6 +161,13 @@ def test_crafted_headers_are_refused_with_a_reason(case: str) -> None:
 def test_crafted_headers_in_layers_are_refused_or_read_as_tarfile_reads_them(case: str) -> None:
     """Layers allow more (GNU names, repeated names), never a reading tarfile does not share."""
     _agree(CRAFTED[case][0], Profile.LAYER)
+
+
+def test_star_header_in_a_layer_is_refused() -> None:
+    """Go reads 131 bytes of prefix when a header ends in `tar\\0`; Python reads 155."""
+    data, _ = CRAFTED["STAR trailer (Go reads a shorter prefix)"]
+    with pytest.raises(TarError, match="(?i)star"):
+        strict_view(data, Profile.LAYER)
 
 
 def test_parse_pax_never_converts_an_unbounded_number() -> None:

@@ -387,7 +387,9 @@ class StrictTarReader:
         if "size" in pax:
             size = int(pax["size"])
         if kind is Kind.FILE and name.endswith("/"):
-            if self.profile is Profile.IMAGE:
+            # Only the old `\0` type makes a folder of it (for Python and Go alike); a `0`
+            # file named `a/` is a file to them and a folder once extracted.
+            if self.profile is Profile.IMAGE or typeflag != b"\x00":
                 raise TarError(f"{label}: the member at byte {at} is a file whose name ends "
                                "in '/' (readers take it for a folder)")
             kind = Kind.DIR
