@@ -146,6 +146,8 @@ CRAFTED: dict[str, tuple[bytes, str]] = {
         "differ only in case or Unicode form"),
     "duplicate member": (th.archive(th.member("a", b"x"), th.member("./a", b"y")),
                          "more than once"),
+    "regular file named like a folder": (th.archive(th.member("a/", b"")),
+                                         "name ends in '/'"),
 }
 
 
@@ -168,6 +170,15 @@ def test_star_header_in_a_layer_is_refused() -> None:
     data, _ = CRAFTED["STAR trailer (Go reads a shorter prefix)"]
     with pytest.raises(TarError, match="(?i)star"):
         strict_view(data, Profile.LAYER)
+
+
+def test_typeflag_zero_with_a_trailing_slash_is_not_a_folder_in_layers() -> None:
+    """Only the old `\\0` type turns a trailing slash into a folder, for Python and Go alike."""
+    data = th.archive(th.member("etc/", b""))
+    assert tarfile_view(data, Profile.LAYER)[0][1] == "file"
+    assert _agree(data, Profile.LAYER) == "refused"
+    old = th.archive(th.member("etc/", b"", typeflag=b"\x00"))
+    assert _agree(old, Profile.LAYER) == "agreed"
 
 
 def test_parse_pax_never_converts_an_unbounded_number() -> None:

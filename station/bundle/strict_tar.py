@@ -4,7 +4,8 @@ Go's `archive/tar` (docker, skopeo, containerd) and Python's `tarfile` read some
 differently: a numeric field starting with NUL, a PAX path next to a GNU long name, repeated
 extended headers, a prefix field without ustar magic, a malformed PAX record (Python stops
 there silently), a bad checksum after the first header (Python ends the archive there, Go
-fails), PAX numbers beyond 64 bits (Go fails, tarfile reads 0), data after the end blocks. A crafted
+fails), a ustar header ending in star's `tar\\0` trailer (Go then reads a shorter prefix),
+PAX numbers beyond 64 bits (Go fails, tarfile reads 0), data after the end blocks. A crafted
 archive can then hold one image for one reader and another for the next. This reader
 refuses every such header instead of choosing a meaning, and checks what it cannot leave to
 chance: the checksum of every header, exact octal numbers, exact PAX records, at most one
@@ -42,6 +43,7 @@ MAX_EXTENDED_HEADER = 1 << 20
 MAX_TRAILING_ZEROS = 1 << 20
 _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
+_STAR_TRAILER = b"tar\x00"  # at byte 508: Go then reads a 131-byte prefix, Python 155
 _OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
 # Go parses PAX numbers as int64 and refuses the archive beyond; Python converts any length
 # (and tarfile reads a size it cannot convert as 0). 18 digits always fit.
@@ -347,6 +349,9 @@ class StrictTarReader:
                            "is damaged or crafted)")
         magic = block[257:265]
         if magic == _POSIX_MAGIC:
+            if block[508:512] == _STAR_TRAILER:
+                raise TarError(f"{label}: the header at byte {at} ends in a star trailer "
+                               "(readers disagree on its name)")
             prefix = _c_string(block[345:500])
         elif self.profile is Profile.LAYER and magic in (_GNU_MAGIC, bytes(8)):
             if block[345:500].strip(b"\x00"):
