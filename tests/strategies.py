@@ -7,6 +7,7 @@ property: only the station's own errors, round trips, agreement with another rea
 
 from __future__ import annotations
 
+import os
 import string
 import tarfile
 import unicodedata
@@ -17,6 +18,12 @@ from hypothesis import assume as hypothesis_assume
 from hypothesis import strategies as st
 
 from tests import tar_headers as th
+
+
+def examples(count: int) -> int:
+    """`count` examples, times `STATION_PROPERTY_SCALE` (set it to search longer)."""
+    return count * max(1, int(os.environ.get("STATION_PROPERTY_SCALE", "1")))
+
 
 # Letters that fold differently across readers, spaces and accents, beside plain ASCII.
 _NAME_ALPHABET = string.ascii_letters + string.digits + "._-" + "\u00e9 \u017f\u212a\u00df\u0130"

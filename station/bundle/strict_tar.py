@@ -205,10 +205,12 @@ class _Pending:
     pax: dict[str, str] | None = None
     long_name: str | None = None
     long_link: str | None = None
+    global_header: bool = False  # Python fails when the archive ends after one
 
     @property
     def empty(self) -> bool:
-        return self.pax is None and self.long_name is None and self.long_link is None
+        return (self.pax is None and self.long_name is None and self.long_link is None
+                and not self.global_header)
 
 
 class StrictTarReader:
@@ -435,6 +437,7 @@ class StrictTarReader:
             if self.profile is Profile.IMAGE or set(records) - {"comment"}:
                 raise TarError(f"{label}: a global PAX header at byte {at} (readers apply it "
                                "differently)")
+            pending.global_header = True
         else:
             if self.profile is Profile.IMAGE:
                 raise TarError(f"{label}: a GNU long-name header at byte {at}; image archives "
