@@ -88,3 +88,44 @@ def go_field(obj: Mapping[str, Any], field: str) -> Any:
         if key == field or go_fold(key) == go_fold(field):
             found = value
     return found
+
+
+# -- what a loader finds in an image archive ---------------------------------------------------
+
+def loader_view(data: bytes) -> list[str]:
+    """The config digests a loader finds, as `docker load` and skopeo look for them: Python's
+    tarfile for the members (a later copy of a name replacing an earlier, as extraction
+    does), manifest.json or index.json decoded the Go way (case-insensitive fields)."""
+    import hashlib
+    import json
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        files: dict[str, bytes] = {}
+        links: dict[str, str] = {}
+        for info in tar:
+            name = normalised_name(info.name, "dir" if info.isdir() else "file", Profile.IMAGE)
+            if info.issym():
+                links[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name),
+                                                                info.linkname))
+            elif info.isreg():
+                extracted = tar.extractfile(info)
+                assert extracted is not None
+                files[name] = extracted.read()
+
+    def read(name: str) -> bytes:
+        return files[links.get(name, name)]
+
+    def digest(raw: bytes) -> str:
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    if "manifest.json" in files:
+        return [digest(read(go_field(entry, "Config"))) for entry in json.loads(read(
+            "manifest.json"))]
+    found: list[str] = []
+    for descriptor in go_field(json.loads(read("index.json")), "manifests") or []:
+        blob = read("blobs/sha256/" + go_field(descriptor, "digest").removeprefix("sha256:"))
+        manifest = json.loads(blob)
+        config = go_field(manifest, "config")
+        if config is not None and go_field(manifest, "manifests") is None:
+            found.append(go_field(config, "digest"))
+    return list(dict.fromkeys(found))

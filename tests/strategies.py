@@ -276,3 +276,130 @@ def references(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         name += "@sha256:" + draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
     return name
+
+
+# -- image archives ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageArchive:
+    """A generated image archive and what any reader must find in it."""
+
+    data: bytes
+    form: str  # "docker" or "oci"
+    config_digests: tuple[str, ...]  # in manifest.json / index.json order
+    references: tuple[tuple[str, ...], ...]  # normalised names of each image
+
+
+_TAGS = st.from_regex(
+    r"(?:registry\.example\.org/)?[a-z]{1,6}(?:/[a-z0-9]{1,6})?:[a-z0-9][a-z0-9.]{0,4}",
+    fullmatch=True,
+)
+
+
+@st.composite
+def image_specs(draw: st.DrawFn, *, max_images: int = 3) -> list[Any]:
+    from tests.oci_fixtures import DockerImageSpec, layer_tar
+
+    layers = draw(st.lists(st.dictionaries(member_names, st.binary(max_size=200), min_size=1,
+                                           max_size=2).map(layer_tar), min_size=1, max_size=3))
+    count = draw(st.integers(1, max_images))
+    tags = draw(st.lists(_TAGS, min_size=count, max_size=count * 2,
+                         unique_by=lambda t: _normalised(t)))
+    specs = []
+    for i in range(count):
+        mine = draw(st.lists(st.sampled_from(layers), min_size=1, max_size=2))
+        arch = draw(st.sampled_from(["amd64", "arm64", "s390x"]))
+        specs.append(DockerImageSpec(tags[i::count], mine, arch))
+    unique = {}
+    for spec in specs:  # identical specs would be one image with two names
+        from tests.oci_fixtures import docker_config
+
+        unique.setdefault(docker_config(spec), spec)
+    return list(unique.values())
+
+
+def _normalised(tag: str) -> str:
+    from station.references import normalise
+
+    return normalise(tag)
+
+
+def _entries(members: list[Any]) -> list[TarEntry]:
+    kinds = {tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink"}
+    return [TarEntry(m.name, kinds.get(m.type, "file"), m.data, m.linkname) for m in members]
+
+
+def oci_members(specs: list[Any]) -> tuple[list[TarEntry], list[str]]:
+    """An oci-archive's members for these images (gzip layers), and their config digests."""
+    import gzip
+    import json
+
+    from tests.oci_fixtures import docker_config, sha256
+
+    blobs: dict[str, bytes] = {}
+
+    def add(data: bytes) -> str:
+        digest = sha256(data)
+        blobs[digest] = data
+        return digest
+
+    descriptors, configs = [], []
+    for spec in specs:
+        config = docker_config(spec)
+        layers = [gzip.compress(layer, mtime=0) for layer in spec.layers]
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": add(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": add(layer), "size": len(layer)} for layer in layers],
+        }).encode()
+        configs.append(sha256(config))
+        for tag in spec.tags:
+            descriptors.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                "digest": add(manifest), "size": len(manifest),
+                                "annotations": {"org.opencontainers.image.ref.name": tag}})
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": descriptors}
+    entries = [TarEntry("oci-layout", "file", b'{"imageLayoutVersion":"1.0.0"}'),
+               TarEntry("index.json", "file", json.dumps(index).encode()),
+               TarEntry("blobs", "dir"), TarEntry("blobs/sha256", "dir")]
+    entries += [TarEntry("blobs/sha256/" + d.removeprefix("sha256:"), "file", data)
+                for d, data in sorted(blobs.items())]
+    return entries, configs
+
+
+COMPRESSIONS = ("none", "gzip", "bzip2", "xz", "zstd")
+
+
+def compress(data: bytes, how: str) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    from station.bundle.compression import _zstd
+
+    return {"none": lambda d: d, "gzip": lambda d: gzip.compress(d, mtime=0),
+            "bzip2": bz2.compress, "xz": lzma.compress, "zstd": _zstd.compress}[how](data)
+
+
+@st.composite
+def image_archives(draw: st.DrawFn, *, compressions: tuple[str, ...] = COMPRESSIONS
+                   ) -> ImageArchive:
+    """A docker save or oci-archive of generated images, members in any order."""
+    from tests.oci_fixtures import docker_archive_members, docker_config, sha256
+
+    specs = draw(image_specs())
+    form = draw(st.sampled_from(["docker", "oci"]))
+    if form == "docker":
+        entries = _entries(docker_archive_members(specs))
+        configs = [sha256(docker_config(spec)) for spec in specs]
+    else:
+        entries, configs = oci_members(specs)
+    order = draw(st.permutations(range(len(entries))))
+    folders_first = sorted(order, key=lambda i: entries[i].kind != "dir")
+    data = tarfile_bytes([entries[i] for i in folders_first], draw(st.sampled_from(
+        [tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])))
+    refs = tuple(tuple(dict.fromkeys(_normalised(t) for t in spec.tags)) for spec in specs)
+    return ImageArchive(compress(data, draw(st.sampled_from(compressions))), form,
+                        tuple(configs), refs)
