@@ -43,6 +43,7 @@ SETTINGS = settings(max_examples=examples(300), deadline=None,
 @example(text="../x")
 @example(text="a" * 256)
 @example(text="docker.io/" + "a" * 250 + ":1")
+@example(text="r" * 248)
 @example(text="a@sha256:" + "A" * 64)
 @example(text="\u017fample/x:1")
 def test_any_text_raises_only_reference_errors(text: str) -> None:
@@ -70,6 +71,16 @@ def test_a_normalised_reference_is_stable_and_names_the_same_image(text: str) ->
         f"{once}: its first component must name the registry, so docker reads it alike")
     if original.domain == DEFAULT_DOMAIN and "/" not in text.split("@")[0].split(":")[0]:
         assert original.path.startswith("library/")
+
+
+@pytest.mark.parametrize("text", ["r" * 248, "a/" + "r" * 246 + ":1",
+                                  "index.docker.io/" + "r" * 240])
+def test_a_name_too_long_once_normalised_is_refused(text: str) -> None:
+    """docker counts the 255-character limit on the normalised name (`docker.io/library/...`);
+    a name accepted short would be refused once written in full (found by fuzzing)."""
+    with pytest.raises(ReferenceError, match="longer than 255 characters once written in full"):
+        parse_reference(text)
+    assert normalise("r" * 237) == "docker.io/library/" + "r" * 237 + ":latest"
 
 
 @pytest.mark.parametrize("text", ["a" * 100_000 + "!", "a-" * 50_000 + "!", "a." * 50_000 + "A",
