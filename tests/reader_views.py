@@ -92,6 +92,10 @@ def go_field(obj: Mapping[str, Any], field: str) -> Any:
 
 # -- what a loader finds in an image archive ---------------------------------------------------
 
+MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
+                  "application/vnd.docker.distribution.manifest.v2+json")
+
+
 def loader_view(data: bytes) -> list[str]:
     """The config digests a loader finds, as `docker load` and skopeo look for them: Python's
     tarfile for the members (a later copy of a name replacing an earlier, as extraction
@@ -123,6 +127,8 @@ def loader_view(data: bytes) -> list[str]:
             "manifest.json"))]
     found: list[str] = []
     for descriptor in go_field(json.loads(read("index.json")), "manifests") or []:
+        if go_field(descriptor, "mediaType") not in MANIFEST_TYPES:
+            continue  # an index or an artifact: not followed here
         blob = read("blobs/sha256/" + go_field(descriptor, "digest").removeprefix("sha256:"))
         manifest = json.loads(blob)
         config = go_field(manifest, "config")

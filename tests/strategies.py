@@ -201,6 +201,16 @@ def header_offsets(data: bytes) -> list[int]:
     return offsets
 
 
+def fix_checksums(data: bytes) -> bytes:
+    """`data` with the checksum of every header (found by `header_offsets`) made right."""
+    out = bytearray(data)
+    for at in header_offsets(data):
+        block = bytearray(out[at:at + th.BLOCK])
+        _fix_checksum(block)
+        out[at:at + th.BLOCK] = block
+    return bytes(out)
+
+
 def mutate(data: bytes, changes: list[Mutation]) -> bytes:
     """Apply `changes` in order; header changes hit a header block chosen by index."""
     out = bytearray(data)
