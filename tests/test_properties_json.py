@@ -164,3 +164,32 @@ def test_depth_is_bounded_with_a_reason(depth: int) -> None:
     else:
         with pytest.raises(BundleError, match="nested"):
             _load(data)
+
+
+@pytest.mark.parametrize("unit", [b"[],", b"{},", b"0,", b'{"a":[]},'])
+def test_documents_with_more_values_than_the_limit_are_refused_before_parsing(unit: bytes
+                                                                               ) -> None:
+    """4 MiB of `[],` would cost ~150 MB once parsed: it is refused unread."""
+    data = b"[" + unit * (4 * 1024 * 1024 // len(unit)) + b"0]"
+    with pytest.raises(BundleError, match="holds more than 200000 JSON values"):
+        strict_json.loads(data, label="doc.json", what="the document", max_values=200_000)
+    small = b"[" + unit * 1000 + b"0]"
+    assert strict_json.loads(small, label="doc.json", what="the document",
+                             max_values=200_000) is not None
+
+
+@SETTINGS
+@given(value=json_values)
+def test_the_value_bound_is_never_below_the_values_parsed(value: Any) -> None:
+    data = json.dumps(value).encode()
+    count = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            count += len(node)  # the keys
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    assert 2 * strict_json.value_bound(data) >= count
