@@ -97,7 +97,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
     from tests.test_properties_tar import CRAFTED
 
     layout = oci_layout_members()
-    manifest = next(data for name, data in layout.items() if b'"layers"' in data)
+    manifest = next(data for name, data in layout.items() if b'"schemaVersion"' in data)
     config = next(data for data in layout.values() if b'"rootfs"' in data)
     oci_archive = _tar([*layout.items(), ("index.json", _index(manifest))])
     docker = _docker_save()
