@@ -301,7 +301,9 @@ class ImageArchive:
 
 
 _TAGS = st.from_regex(
-    r"(?:registry\.example\.org/)?[a-z]{1,6}(?:/[a-z0-9]{1,6})?:[a-z0-9][a-z0-9.]{0,4}",
+    # A tag ends in a letter or digit: skopeo addresses OCI names by the OCI ref.name
+    # grammar, which refuses `a:0.` (a valid docker reference).
+    r"(?:registry\.example\.org/)?[a-z]{1,6}(?:/[a-z0-9]{1,6})?:[a-z0-9](?:[a-z0-9.]{0,3}[a-z0-9])?",
     fullmatch=True,
 )
 
@@ -394,12 +396,12 @@ def compress(data: bytes, how: str) -> bytes:
 
 
 @st.composite
-def image_archives(draw: st.DrawFn, *, compressions: tuple[str, ...] = COMPRESSIONS
-                   ) -> ImageArchive:
+def image_archives(draw: st.DrawFn, *, compressions: tuple[str, ...] = COMPRESSIONS,
+                   max_images: int = 3) -> ImageArchive:
     """A docker save or oci-archive of generated images, members in any order."""
     from tests.oci_fixtures import docker_archive_members, docker_config, sha256
 
-    specs = draw(image_specs())
+    specs = draw(image_specs(max_images=max_images))
     form = draw(st.sampled_from(["docker", "oci"]))
     if form == "docker":
         entries = _entries(docker_archive_members(specs))
