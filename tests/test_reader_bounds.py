@@ -135,7 +135,8 @@ def test_a_gzip_bomb_in_a_signed_bundle_is_rejected_under_200_mb(tmp_path: Path)
     signer = make_signer(tmp_path, "alice")
     media = tmp_path / "media"
     media.mkdir()
-    files = {"json-bomb.tar.gz": json_bomb("docker-save"), "layer-bomb.tar.gz": layer_bomb()}
+    files = {"json-bomb.tar.gz": json_bomb("docker-save"), "layer-bomb.tar.gz": layer_bomb(),
+             "oci-bomb.tar.gz": json_bomb("oci-archive")}
     lines = []
     for name, data in files.items():
         (media / name).write_bytes(data)
@@ -144,8 +145,10 @@ def test_a_gzip_bomb_in_a_signed_bundle_is_rejected_under_200_mb(tmp_path: Path)
     sign_file(signer, media / "SHA256SUMS")
     found = measure("verify", media, signer.trust)
     assert found["outcome"] == "rejected"
-    assert "holds more than 200000 JSON values" in str(found["message"])
-    assert "diff-id-mismatch: layer-bomb.tar.gz: layer 0" in str(found["message"])
+    message = str(found["message"])
+    assert "json-bomb.tar.gz: manifest.json holds more than 200000 JSON values" in message
+    assert "oci-bomb.tar.gz: index.json holds more than 200000 JSON values" in message
+    assert "diff-id-mismatch: layer-bomb.tar.gz: layer 0" in message
     assert float(found["peak_mb"]) < PEAK_MB  # type: ignore[arg-type]
 
 
