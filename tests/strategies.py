@@ -7,6 +7,11 @@ property: only the station's own errors, round trips, agreement with another rea
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import json
+import lzma
 import os
 import string
 import tarfile
@@ -17,7 +22,16 @@ from typing import Any
 from hypothesis import assume as hypothesis_assume
 from hypothesis import strategies as st
 
+from station.bundle.compression import _zstd
+from station.references import normalise
 from tests import tar_headers as th
+from tests.oci_fixtures import (
+    DockerImageSpec,
+    docker_archive_members,
+    docker_config,
+    layer_tar,
+    sha256,
+)
 
 
 def examples(count: int) -> int:
@@ -85,8 +99,6 @@ def tar_entries(draw: st.DrawFn, *, max_files: int = 6) -> list[TarEntry]:
 
 def tarfile_bytes(entries: list[TarEntry], fmt: int) -> bytes:
     """The archive Python's tarfile writes for `entries` in `fmt` (PAX or USTAR)."""
-    import io
-
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=fmt, encoding="utf-8") as tar:
         for entry in entries:
@@ -309,31 +321,21 @@ _TAGS = st.from_regex(
 
 
 @st.composite
-def image_specs(draw: st.DrawFn, *, max_images: int = 3) -> list[Any]:
-    from tests.oci_fixtures import DockerImageSpec, layer_tar
-
+def image_specs(draw: st.DrawFn, *, max_images: int = 3) -> list[DockerImageSpec]:
+    """1 to `max_images` distinct images sharing some layers, each with its own names."""
     layers = draw(st.lists(st.dictionaries(member_names, st.binary(max_size=200), min_size=1,
                                            max_size=2).map(layer_tar), min_size=1, max_size=3))
     count = draw(st.integers(1, max_images))
-    tags = draw(st.lists(_TAGS, min_size=count, max_size=count * 2,
-                         unique_by=lambda t: _normalised(t)))
+    tags = draw(st.lists(_TAGS, min_size=count, max_size=count * 2, unique_by=normalise))
     specs = []
     for i in range(count):
         mine = draw(st.lists(st.sampled_from(layers), min_size=1, max_size=2))
         arch = draw(st.sampled_from(["amd64", "arm64", "s390x"]))
         specs.append(DockerImageSpec(tags[i::count], mine, arch))
-    unique = {}
+    unique: dict[bytes, DockerImageSpec] = {}
     for spec in specs:  # identical specs would be one image with two names
-        from tests.oci_fixtures import docker_config
-
         unique.setdefault(docker_config(spec), spec)
     return list(unique.values())
-
-
-def _normalised(tag: str) -> str:
-    from station.references import normalise
-
-    return normalise(tag)
 
 
 def _entries(members: list[Any]) -> list[TarEntry]:
@@ -341,13 +343,8 @@ def _entries(members: list[Any]) -> list[TarEntry]:
     return [TarEntry(m.name, kinds.get(m.type, "file"), m.data, m.linkname) for m in members]
 
 
-def oci_members(specs: list[Any]) -> tuple[list[TarEntry], list[str]]:
+def oci_members(specs: list[DockerImageSpec]) -> tuple[list[TarEntry], list[str]]:
     """An oci-archive's members for these images (gzip layers), and their config digests."""
-    import gzip
-    import json
-
-    from tests.oci_fixtures import docker_config, sha256
-
     blobs: dict[str, bytes] = {}
 
     def add(data: bytes) -> str:
@@ -385,12 +382,7 @@ COMPRESSIONS = ("none", "gzip", "bzip2", "xz", "zstd")
 
 
 def compress(data: bytes, how: str) -> bytes:
-    import bz2
-    import gzip
-    import lzma
-
-    from station.bundle.compression import _zstd
-
+    """`data` compressed as `how` says (one of COMPRESSIONS)."""
     return {"none": lambda d: d, "gzip": lambda d: gzip.compress(d, mtime=0),
             "bzip2": bz2.compress, "xz": lzma.compress, "zstd": _zstd.compress}[how](data)
 
@@ -399,8 +391,6 @@ def compress(data: bytes, how: str) -> bytes:
 def image_archives(draw: st.DrawFn, *, compressions: tuple[str, ...] = COMPRESSIONS,
                    max_images: int = 3) -> ImageArchive:
     """A docker save or oci-archive of generated images, members in any order."""
-    from tests.oci_fixtures import docker_archive_members, docker_config, sha256
-
     specs = draw(image_specs(max_images=max_images))
     form = draw(st.sampled_from(["docker", "oci"]))
     if form == "docker":
@@ -412,6 +402,6 @@ def image_archives(draw: st.DrawFn, *, compressions: tuple[str, ...] = COMPRESSI
     folders_first = sorted(order, key=lambda i: entries[i].kind != "dir")
     data = tarfile_bytes([entries[i] for i in folders_first], draw(st.sampled_from(
         [tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])))
-    refs = tuple(tuple(dict.fromkeys(_normalised(t) for t in spec.tags)) for spec in specs)
+    refs = tuple(tuple(dict.fromkeys(normalise(t) for t in spec.tags)) for spec in specs)
     return ImageArchive(compress(data, draw(st.sampled_from(compressions))), form,
                         tuple(configs), refs)
