@@ -95,10 +95,11 @@ def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
             f"{shown!r} is not a valid image reference",
             hint="names are lowercase, like registry.example.org/team/app:1.2",
         )
-    name = match["name"]
-    if len(name) > MAX_NAME_LENGTH:
-        raise ReferenceError(f"the image name in {shown!r} is longer than {MAX_NAME_LENGTH}")
-    domain, path = _split_domain(name)
+    domain, path = _split_domain(match["name"])
+    if len(domain) + 1 + len(path) > MAX_NAME_LENGTH:
+        # Counted once normalised, as docker does: `docker.io/library/` counts too.
+        raise ReferenceError(f"the image name in {shown!r} is longer than {MAX_NAME_LENGTH} "
+                             "characters once written in full")
     if path.lower() != path or _REFERENCE.fullmatch(path) is None:
         raise ReferenceError(f"{shown!r}: the repository name must be lowercase")
     if _HEX64.fullmatch(path.removeprefix(OFFICIAL_PREFIX)):

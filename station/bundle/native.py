@@ -12,9 +12,10 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from station.bundle import strict_json
 from station.bundle.model import BundleInfo, Entry, Finding, Item, ItemKind
-from station.bundle.oci_json import load_json
 from station.bundle.safety import check_relative_path, describe_name
+from station.config import Limits
 from station.errors import BundleError, UnsafePathError
 
 MANIFEST_NAME = "bundle.json"
@@ -59,9 +60,19 @@ def _file_entry(obj: Any, prefix: str, where: str) -> Entry:
     return Entry(path=f"{prefix}{path}", sha256=digest, size=size)
 
 
-def parse_manifest(data: bytes) -> tuple[BundleInfo, list[Item], list[Finding]]:
+MAX_VALUES = 8 * Limits().max_files + 1000
+"""JSON values a bundle.json may hold: ~4 per listed file, for as many files as the station
+takes; parsing a manifest that large costs ~60 MB, not the ~1 GB 16 MiB of `[[],...]` would."""
+
+
+def parse_manifest(data: bytes, *, max_values: int = MAX_VALUES
+                   ) -> tuple[BundleInfo, list[Item], list[Finding]]:
     """The descriptive fields, the items, and per-path problems (unsafe, duplicate)."""
-    doc = _check_keys(load_json(MANIFEST_NAME, data, "the manifest"), _TOP_KEYS, "the manifest")
+    doc = _check_keys(
+        strict_json.loads(data, label=MANIFEST_NAME, what="the manifest",
+                          max_values=max_values),
+        _TOP_KEYS, "the manifest",
+    )
     if doc.get("format") != FORMAT_ID or doc.get("version") != FORMAT_VERSION:
         raise BundleError(
             f"{MANIFEST_NAME} is not a {FORMAT_ID} version {FORMAT_VERSION} manifest",

@@ -44,6 +44,11 @@ LAYER_TYPES = frozenset(
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 
+MAX_VALUES = 200_000
+"""Values one image document (manifest.json, index, manifest, config) may hold: thousands
+of images or layers fit; parsing stays within ~15 MB whatever the document (see
+`strict_json`)."""
+
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ALGORITHM = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):")
 
@@ -73,11 +78,11 @@ def fail(label: str, problem: str, hint: str | None = None) -> BundleError:
 
 def load_json(label: str, data: bytes, what: str) -> Any:
     """Parse `data` with the station's strict loader (see `strict_json`)."""
-    return strict_json.loads(data, label=label, what=what)
+    return strict_json.loads(data, label=label, what=what, max_values=MAX_VALUES)
 
 
 def load_object(label: str, data: bytes, what: str) -> dict[str, Any]:
-    return strict_json.load_object(data, label=label, what=what)
+    return strict_json.load_object(data, label=label, what=what, max_values=MAX_VALUES)
 
 
 def value(label: str, obj: Mapping[str, Any], key: str, where: str) -> Any:

@@ -211,7 +211,7 @@ def walk_media(root: Path, *, max_entries: int) -> list[TreeEntry]:
             prefix = f"{relative}/" if relative else ""
             dir_fd = _open_folder(root_fd, relative)
             try:
-                children: list[tuple[str, os.stat_result]] = []
+                children: list[tuple[str, int]] = []
                 with os.scandir(dir_fd) as it:
                     for entry in it:
                         seen += 1
@@ -219,22 +219,22 @@ def walk_media(root: Path, *, max_entries: int) -> list[TreeEntry]:
                             raise UnsafePathError(
                                 f"the media holds more than {max_entries} entries"
                             )
-                        children.append((entry.name, entry.stat(follow_symlinks=False)))
+                        children.append((entry.name, entry.stat(follow_symlinks=False).st_mode))
             finally:
                 os.close(dir_fd)
-            for child, st in sorted(children, key=lambda pair: pair[0]):
+            for child, mode in sorted(children, key=lambda pair: pair[0]):
                 rel = f"{prefix}{child}"
                 try:
                     check_relative_path(rel)
                 except UnsafePathError as exc:
                     found.append(TreeEntry(rel, exc.message))
                     continue
-                if stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(mode):
                     pending.append(rel)
-                elif stat.S_ISREG(st.st_mode):
+                elif stat.S_ISREG(mode):
                     found.append(TreeEntry(rel))
                 else:
-                    kind = _kind_of(st.st_mode)
+                    kind = _kind_of(mode)
                     found.append(TreeEntry(rel, f"{describe_name(rel)} is {kind}"))
     finally:
         os.close(root_fd)

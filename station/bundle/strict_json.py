@@ -10,7 +10,10 @@ refuses NaN. So this loader refuses, rather than interprets:
 - invalid UTF-8, a byte-order mark, lone surrogate escapes (`"\\ud800"`);
 - duplicate keys, and keys that collide case-insensitively (`config` and `Config`);
 - NaN, Infinity, integers beyond 2**53 (float64 loses them) and floats that overflow;
-- nesting deeper than `MAX_DEPTH`.
+- nesting deeper than `MAX_DEPTH`;
+- with `max_values`, documents holding more values than that (counted before parsing):
+  Python spends up to ~70 bytes on a value written in 2 (`[[],[],...]`), so a 4 MiB
+  document would cost 150 MB and a gzip bomb of a few KB could exhaust the station.
 
 Reading a field goes through `field()`, which refuses a key present only in another case:
 Go would fill the struct field from it while `dict.get` would not see it.
@@ -102,8 +105,18 @@ def _check_text(text: str) -> None:
         raise JsonRefused("a string holds a lone surrogate escape (\\ud800-\\udfff)") from None
 
 
-def loads(data: bytes, *, label: str, what: str) -> Any:
+def value_bound(data: bytes) -> int:
+    """At least the number of values in the document (commas and brackets, plus one)."""
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
+
+
+def loads(data: bytes, *, label: str, what: str, max_values: int | None = None) -> Any:
     """Parse `data` strictly; errors name `label` (the archive or file) and `what`."""
+    if max_values is not None and value_bound(data) > max_values:
+        raise BundleError(f"{label}: {what} holds more than {max_values} JSON values, over "
+                          "the station's limit",
+                          hint="the document is a memory bomb or far larger than any image "
+                          "or bundle needs")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -127,9 +140,10 @@ def loads(data: bytes, *, label: str, what: str) -> Any:
     return value
 
 
-def load_object(data: bytes, *, label: str, what: str) -> dict[str, Any]:
+def load_object(data: bytes, *, label: str, what: str, max_values: int | None = None
+                ) -> dict[str, Any]:
     """A JSON object, strictly parsed."""
-    value = loads(data, label=label, what=what)
+    value = loads(data, label=label, what=what, max_values=max_values)
     if not isinstance(value, dict):
         raise BundleError(f"{label}: {what} is not a JSON object")
     return value

@@ -4,11 +4,12 @@ Go's `archive/tar` (docker, skopeo, containerd) and Python's `tarfile` read some
 differently: a numeric field starting with NUL, a PAX path next to a GNU long name, repeated
 extended headers, a prefix field without ustar magic, a malformed PAX record (Python stops
 there silently), a bad checksum after the first header (Python ends the archive there, Go
-fails), data after the end blocks. A crafted archive can then hold one image for one reader
-and another for the next. This reader refuses every such header instead of choosing a
-meaning, and checks what it cannot leave to chance: the checksum of every header, exact
-octal numbers, exact PAX records, at most one extended header per member, two end blocks and
-only zeros after them.
+fails), a ustar header ending in star's `tar\\0` trailer (Go then reads a shorter prefix),
+PAX numbers beyond 64 bits (Go fails, tarfile reads 0), data after the end blocks. A crafted
+archive can then hold one image for one reader and another for the next. This reader
+refuses every such header instead of choosing a meaning, and checks what it cannot leave to
+chance: the checksum of every header, exact octal numbers, exact PAX records, at most one
+extended header per member, two end blocks and only zeros after them.
 
 Profiles say which members are acceptable:
 - `IMAGE` (image archives, whose members the station turns into blobs): POSIX ustar or PAX
@@ -42,9 +43,12 @@ MAX_EXTENDED_HEADER = 1 << 20
 MAX_TRAILING_ZEROS = 1 << 20
 _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
+_STAR_TRAILER = b"tar\x00"  # at byte 508: Go then reads a 131-byte prefix, Python 155
 _OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
-_DECIMAL = re.compile(r"[0-9]+")
-_PAX_TIME = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Go parses PAX numbers as int64 and refuses the archive beyond; Python converts any length
+# (and tarfile reads a size it cannot convert as 0). 18 digits always fit.
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+_PAX_TIME = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,19})?")
 _PAX_LENGTH = re.compile(rb"[1-9][0-9]{0,8}")
 _PAX_NUMBERS = frozenset({"size", "uid", "gid"})
 _PAX_TIMES = frozenset({"mtime", "atime", "ctime"})
@@ -178,10 +182,12 @@ def _check_pax_record(label: str, key: str, value: str, at: int) -> None:
     shown = f"{label}: the PAX record {key!r} at byte {at}"
     if key in _PAX_NUMBERS:
         if not _DECIMAL.fullmatch(value):
-            raise TarError(f"{shown} is not a whole number: {describe_name(value[:40])!r}")
+            raise TarError(f"{shown} is not a whole number of at most 18 digits: "
+                           f"{describe_name(value[:40])!r}")
     elif key in _PAX_TIMES:
         if not _PAX_TIME.fullmatch(value):
-            raise TarError(f"{shown} is not a time: {describe_name(value[:40])!r}")
+            raise TarError(f"{shown} is not a time that fits 64 bits: "
+                           f"{describe_name(value[:40])!r}")
     elif key in _PAX_NAMES:
         if not value or "\x00" in value:
             raise TarError(f"{shown} is empty or holds NUL")
@@ -199,10 +205,12 @@ class _Pending:
     pax: dict[str, str] | None = None
     long_name: str | None = None
     long_link: str | None = None
+    global_header: bool = False  # Python fails when the archive ends after one
 
     @property
     def empty(self) -> bool:
-        return self.pax is None and self.long_name is None and self.long_link is None
+        return (self.pax is None and self.long_name is None and self.long_link is None
+                and not self.global_header)
 
 
 class StrictTarReader:
@@ -343,6 +351,9 @@ class StrictTarReader:
                            "is damaged or crafted)")
         magic = block[257:265]
         if magic == _POSIX_MAGIC:
+            if block[508:512] == _STAR_TRAILER:
+                raise TarError(f"{label}: the header at byte {at} ends in a star trailer "
+                               "(readers disagree on its name)")
             prefix = _c_string(block[345:500])
         elif self.profile is Profile.LAYER and magic in (_GNU_MAGIC, bytes(8)):
             if block[345:500].strip(b"\x00"):
@@ -383,7 +394,9 @@ class StrictTarReader:
         if "size" in pax:
             size = int(pax["size"])
         if kind is Kind.FILE and name.endswith("/"):
-            if self.profile is Profile.IMAGE:
+            # Only the old `\0` type makes a folder of it (for Python and Go alike); a `0`
+            # file named `a/` is a file to them and a folder once extracted.
+            if self.profile is Profile.IMAGE or typeflag != b"\x00":
                 raise TarError(f"{label}: the member at byte {at} is a file whose name ends "
                                "in '/' (readers take it for a folder)")
             kind = Kind.DIR
@@ -424,6 +437,7 @@ class StrictTarReader:
             if self.profile is Profile.IMAGE or set(records) - {"comment"}:
                 raise TarError(f"{label}: a global PAX header at byte {at} (readers apply it "
                                "differently)")
+            pending.global_header = True
         else:
             if self.profile is Profile.IMAGE:
                 raise TarError(f"{label}: a GNU long-name header at byte {at}; image archives "

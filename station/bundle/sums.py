@@ -19,7 +19,8 @@ _LINE = re.compile(r"^(?P<escaped>\\?)(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])
 
 
 def _unescape(name: str) -> str:
-    """Undo sha256sum's escaping of backslash and newline in names (lines starting with `\\`)."""
+    """Undo sha256sum's escaping of backslash, newline and (coreutils 9) carriage return in
+    names (lines starting with `\\`)."""
     out: list[str] = []
     chars = iter(name)
     for ch in chars:
@@ -31,6 +32,8 @@ def _unescape(name: str) -> str:
             out.append("\\")
         elif nxt == "n":
             out.append("\n")
+        elif nxt == "r":
+            out.append("\r")
         else:
             raise ValueError("bad escape")
     return "".join(out)
