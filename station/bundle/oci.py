@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from station.bundle import skopeo_dir
 from station.bundle.docker_archive import blob_hex, read_docker_groups, with_references
 from station.bundle.members import list_archive
 from station.bundle.model import ImageGroup, ImageInfo
@@ -217,10 +218,17 @@ def is_oci_layout(root: Path) -> bool:
 
 
 def read_layout_groups(root: Path, limits: Limits, label: str | None = None) -> ItemImages:
-    """The image groups of an OCI layout folder on the media (inspection)."""
-    if not is_oci_layout(root):
-        raise fail(label or str(root), "is not an OCI image layout (no oci-layout file)")
-    return read_groups(LayoutFolder(root, limits, label), limits)
+    """The image groups of an OCI layout folder, or a skopeo `dir:` folder, on the media
+    (inspection)."""
+    folder = LayoutFolder(root, limits, label)
+    if is_oci_layout(root):
+        return read_groups(folder, limits)
+    if folder.has_file(skopeo_dir.MANIFEST_FILE) and folder.has_file(skopeo_dir.VERSION_FILE):
+        found = read_groups(skopeo_dir.SkopeoDirFolder(folder), limits)
+        notes = skopeo_dir.notes(frozenset(os.listdir(root)))
+        return replace(found, notes=found.notes + tuple(notes))
+    raise fail(label or str(root), "is not an OCI image layout (no oci-layout file) nor a "
+               "skopeo dir: folder (no manifest.json and version)")
 
 
 def read_oci_layout(root: Path, limits: Limits) -> tuple[ImageInfo, ...]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from station.bundle import skopeo_dir
 from station.bundle.compression import Compression
 from station.bundle.members import Blob, ByteBudget, Members
 from station.bundle.model import (
@@ -193,6 +194,14 @@ def read_verified_images(
             continue
         source = members[item.path]
         try:
+            if item.kind is ItemKind.OCI_LAYOUT and skopeo_dir.is_skopeo_dir(
+                frozenset(source.files)
+            ):
+                reading.warnings.extend(
+                    Finding("artifact-skipped", f"{describe_name(item.path)}: {note}", item.path)
+                    for note in skopeo_dir.notes(frozenset(source.files))
+                )
+                source = members[item.path] = skopeo_dir.as_layout(source, limits)
             found = read_groups(source, limits)
         except BundleError as exc:
             reading.problems.append(Finding(
