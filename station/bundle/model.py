@@ -134,6 +134,32 @@ class ImageGroup:
     complete: bool = True
 
 
+class SignatureKind(StrEnum):
+    """How a signature travels beside an image in the same layout."""
+
+    COSIGN = "cosign"  # a `sha256-<hex>.sig` image of simplesigning payloads (cosign sign)
+    SIGSTORE_BUNDLE = "sigstore-bundle"  # an OCI referrer holding a Sigstore bundle
+
+
+@dataclass(frozen=True)
+class AttachedSignature:
+    """A signature artifact found among an item's entries (never an image to run).
+
+    `subject` is the manifest digest it claims to sign (the cosign payload's
+    `docker-manifest-digest`, a referrer's `subject`); `payloads` are its layers, each with
+    the annotations that carry a cosign signature. Nothing here is verified yet: see
+    `station.verify.image_signatures`.
+    """
+
+    kind: SignatureKind
+    manifest: Descriptor
+    subject: str
+    config: Descriptor
+    payloads: tuple[Descriptor, ...]
+    tags: tuple[str, ...] = ()
+    artifact_type: str = ""
+
+
 @dataclass(frozen=True)
 class Item:
     """A thing the bundle carries, made of one or more listed entries.
@@ -150,6 +176,7 @@ class Item:
     references: tuple[str, ...] = ()
     images: tuple[ImageInfo, ...] = ()
     groups: tuple[ImageGroup, ...] = ()
+    signatures: tuple[AttachedSignature, ...] = ()
 
     @property
     def size(self) -> int | None:

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from station.bundle.model import Descriptor, ImageGroup, ImageInfo, ImageRecord, Layer
+from station.bundle import attached
+from station.bundle.model import (
+    AttachedSignature,
+    Descriptor,
+    ImageGroup,
+    ImageInfo,
+    ImageRecord,
+    Layer,
+)
 from station.bundle.oci_json import (
     CONFIG_TYPES,
     CONTAINERD_NAME,
@@ -37,6 +45,7 @@ from station.bundle.oci_json import (
     value,
 )
 from station.config import Limits
+from station.errors import BundleError
 from station.references import ReferenceError, is_tag, normalise
 
 MAX_INDEX_DEPTH = 4
@@ -84,6 +93,7 @@ class _Walk:
     limits: Limits
     visited: int = 0
     notes: list[str] = field(default_factory=list)
+    signatures: list[AttachedSignature] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -103,9 +113,10 @@ class _Walk:
         refs, tags = references_of(self.label, descriptor)
         images: list[ImageRecord] = []
         indexes: list[Descriptor] = []
+        signed_before = len(self.signatures)
         complete = self.images(descriptor, where, 0, images, indexes)
         if not images:
-            if indexes:
+            if indexes and len(self.signatures) == signed_before:
                 raise fail(self.label, f"{where}: image index {descriptor.digest} has no image "
                            "present in the archive")
             return None
@@ -169,6 +180,15 @@ class _Walk:
         data = read_blob(self.source, descriptor, "manifest", cap)
         manifest = load_object(self.label, data, what)
         self.check_media_type(manifest, descriptor.media_type, what)
+        kind = attached.signature_kind(manifest, self.label, what)
+        if kind is not None:
+            try:
+                self.signatures.append(attached.read_signature(self.source, descriptor,
+                                                               manifest, kind))
+            except BundleError as exc:
+                self.notes.append(f"{where}: a {kind.value} signature that cannot be read, "
+                                  f"skipped: {exc.message.removeprefix(self.label + ': ')}")
+            return None
         config_desc = parse_descriptor(
             self.label, value(self.label, manifest, "config", what), f"{what} config"
         )
@@ -215,8 +235,11 @@ class _Walk:
                            config.diff_ids, config_desc.media_type)
 
 
-def read_oci_groups(source: JsonSource, limits: Limits) -> tuple[list[ImageGroup], list[str]]:
-    """Every image group an OCI layout holds, in index order, and notes on what was skipped.
+def read_oci_groups(
+    source: JsonSource, limits: Limits
+) -> tuple[list[ImageGroup], list[str], list[AttachedSignature]]:
+    """Every image group an OCI layout holds, in index order, notes on what was skipped, and
+    the signature artifacts found beside the images (`station.bundle.attached`).
 
     Raises BundleError naming `source.label` for anything malformed, missing or altered.
     """
@@ -236,4 +259,4 @@ def read_oci_groups(source: JsonSource, limits: Limits) -> tuple[list[ImageGroup
         group = walk.entry(parse_descriptor(label, raw, where), where)
         if group is not None:
             groups.append(group)
-    return groups, walk.notes
+    return groups, walk.notes, walk.signatures

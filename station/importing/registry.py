@@ -195,7 +195,7 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        return make_plan(self.name, staged, self.home, self._describe)
+        return make_plan(self.name, staged, self.home, self._describe, signatures=True)
 
     def _describe(self, image: StagedImage) -> str:
         names = self._destinations(image)
@@ -266,7 +266,7 @@ class RegistryTarget:
     def _dir_form(staged: StagedBundle, image: StagedImage, folder: Path) -> str:
         """skopeo's `dir:` layout of hard links to the staged blobs (the same inodes)."""
         folder.mkdir()
-        manifests = {entry.manifest_digest for entry in image.images}
+        manifests = image.manifests
         top = image.descriptor.digest
         for digest in image.blobs:
             hexdigest = digest.removeprefix("sha256:")

@@ -42,6 +42,7 @@ from station.bundle.safety import read_media_file
 from station.config import StationConfig
 from station.errors import StationError
 from station.references import normalise_prefix
+from station.verify.image_policy import ImageSignaturePolicy
 
 if TYPE_CHECKING:
     from station.audit import AuditLog
@@ -60,6 +61,8 @@ _TOP_KEYS = frozenset(
         "max_severity",
         "max_db_age_days",  # read by station.scan.policy.ScanPolicy
         "keys",
+        "images",  # image signature rules: station.verify.image_policy
+        "identities",
     }
 )
 _KEY_KEYS = frozenset({"images", "expires", "revoked"})
@@ -155,6 +158,7 @@ class Policy:
     max_severity: str | None = None
     keys: Mapping[str, KeyRule] = field(default_factory=dict)
     sequences: SequenceStore | None = None
+    images: ImageSignaturePolicy = field(default_factory=ImageSignaturePolicy)
 
     @classmethod
     def from_config(cls, config: StationConfig) -> Policy:
@@ -237,6 +241,7 @@ class Policy:
         entries = [entry for item in staged.items for entry in item.entries]
         found = sizes if sizes is not None else _staged_sizes(files_root, entries)
         findings += self._size_findings(entries, found)
+        findings += self.images.findings(staged)
         return findings + self.evaluate_reports(staged.items, read, now=now)
 
     def _signer_findings(
@@ -439,6 +444,8 @@ def _parse(table: dict[str, Any], where: str, sequences: SequenceStore | None) -
         max_severity=severity.upper() if isinstance(severity, str) else None,
         keys={name: _key_rule(rule, key_where.format(name)) for name, rule in keys_table.items()},
         sequences=sequences,
+        images=ImageSignaturePolicy.from_tables(table.get("images"), table.get("identities"),
+                                                where.removesuffix("]")),
     )
 
 

@@ -28,6 +28,12 @@ from station.config import Limits
 from station.progress import ProgressCallback
 from station.verify.blobstore import BlobStore, SpaceBudget, StagingError
 from station.verify.hashing import HashResult, Role, StagingArea, Task, hash_entries
+from station.verify.image_signatures import (
+    ImageSignatureCheck,
+    check_attached,
+    signature_warnings,
+    stage_signatures,
+)
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.staged import (
     StagedBundle,
@@ -98,6 +104,7 @@ class Verification:
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
     id: str = field(default_factory=lambda: os.urandom(16).hex())
+    image_signatures: tuple[ImageSignatureCheck, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -119,6 +126,7 @@ class Verification:
             "signatures": [s.to_json() for s in self.signatures],
             "items": [i.to_json() for i in self.items],
             "images": [image_to_json(image) for image in self.images],
+            "image_signatures": [check.to_json() for check in self.image_signatures],
             "problems": [p.to_json() for p in self.problems],
             "warnings": [w.to_json() for w in self.warnings],
         }
@@ -250,6 +258,7 @@ def verify_bundle(
     area = StagingArea(store, staging / "files" if staging else None, budget)
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
+    image_checks: tuple[ImageSignatureCheck, ...] = ()
     try:
         results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits, area=area,
                                on_progress=on_progress, cancel=cancel)
@@ -261,9 +270,13 @@ def verify_bundle(
         problems.extend(reading.problems)
         warnings.extend(reading.warnings)
         images = tuple(image for item in reading.items for image in item.images)
+        image_checks = tuple(check_attached(reading.items, reading.members, trust))
+        warnings.extend(signature_warnings(image_checks))
         if not problems:
             sizes = {r.entry.path: r.size for r in results if r.size is not None}
             staged_images = stage_images(reading.items, reading.members, store)
+            staged_signatures = stage_signatures(reading.items, image_checks, staged_images,
+                                                 store)
             staged = StagedBundle(
                 digest=bundle.digest,
                 root=staging,
@@ -271,12 +284,15 @@ def verify_bundle(
                 images=staged_images,
                 files=staged_files(reading.items, sizes),
                 files_root=staging / "files" if staging else bundle.root,
+                signatures=staged_signatures,
+                image_signatures=image_checks,
             )
             images = tuple(image for entry in staged_images for image in entry.images)
             if staging is not None:
-                keep = {digest for entry in staged_images for digest in entry.blobs}
+                entries = staged_images + staged_signatures
+                keep = {digest for entry in entries for digest in entry.blobs}
                 prune_blobs(store.folder or staging, keep)
-                write_layout(staging / "oci", staged_images)
+                write_layout(staging / "oci", entries)
             problems.extend(
                 policy.evaluate_staged(staged, checks, now=datetime.now(UTC), sizes=sizes)
             )
@@ -296,4 +312,5 @@ def verify_bundle(
         warnings=tuple(warnings),
         staged=staged if staging is not None else None,
         images=images,
+        image_signatures=image_checks,
     )
