@@ -88,3 +88,43 @@ def attach_cosign_signature(
                                "annotations": {REF_NAME: tag}})
     index_path.write_text(json.dumps(index))
     return str(described["digest"])
+
+
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY = "application/vnd.oci.empty.v1+json"
+
+
+def key_signed_sigstore_bundle(manifest: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A v0.3 Sigstore bundle signed with a key (publicKey hint), as `cosign sign
+    --new-bundle-format --key` writes one: a message signature over the manifest's bytes."""
+    signature = key.sign(manifest, ec.ECDSA(hashes.SHA256()))
+    return json.dumps({
+        "mediaType": SIGSTORE_BUNDLE,
+        "verificationMaterial": {"publicKey": {"hint": "vendor"}, "tlogEntries": []},
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(
+                hashlib.sha256(manifest).digest()).decode()},
+            "signature": base64.b64encode(signature).decode(),
+        },
+    }).encode()
+
+
+def attach_sigstore_referrer(layout: Path, manifest_digest: str, bundle: bytes) -> str:
+    """Add an OCI 1.1 referrer (artifactType Sigstore bundle, subject = the image) to the
+    layout's index.json, as OCI layouts list referrers; returns its manifest digest."""
+    manifest_path = layout / "blobs" / "sha256" / manifest_digest.removeprefix("sha256:")
+    subject = {"mediaType": OCI_MANIFEST, "digest": manifest_digest,
+               "size": manifest_path.stat().st_size}
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGSTORE_BUNDLE,
+        "config": {"mediaType": EMPTY, **_blob(layout, b"{}")},
+        "layers": [{"mediaType": SIGSTORE_BUNDLE, **_blob(layout, bundle)}],
+        "subject": subject,
+    }).encode()
+    described = _blob(layout, manifest)
+    index_path = layout / "index.json"
+    index = json.loads(index_path.read_text())
+    index["manifests"].append({"mediaType": OCI_MANIFEST, **described,
+                               "artifactType": SIGSTORE_BUNDLE})
+    index_path.write_text(json.dumps(index))
+    return str(described["digest"])

@@ -106,7 +106,7 @@ class ImageSignatureCheck:
         }
 
 
-class _Invalid(StationError):
+class SignatureInvalid(StationError):
     """One signature does not hold; the message says why."""
 
 
@@ -144,8 +144,8 @@ def _check(item: Item, source: Members, signature: AttachedSignature, signed: se
                 results.append(_cosign_payload(base, payload, data, trust, source.label))
             else:
                 manifest = source.read_small(blob_path(signature.subject), "signed manifest")
-                results.append(_sigstore_bundle(base, data, manifest, trust))
-        except (_Invalid, BundleError) as exc:
+                results.append(check_sigstore_bundle(data, manifest, trust, base))
+        except (SignatureInvalid, BundleError) as exc:
             results.append(replace(base, reason=exc.message))
         except Exception as exc:  # a library's surprise must refuse, never accept or crash
             results.append(replace(base, reason=f"cannot be checked ({type(exc).__name__}: "
@@ -169,7 +169,8 @@ def signature_warnings(checks: Sequence[ImageSignatureCheck]) -> list[Finding]:
 def _cosign_payload(base: ImageSignatureCheck, layer: Descriptor, payload: bytes,
                     trust: TrustStore, label: str) -> ImageSignatureCheck:
     if attached.payload_subject(label, payload, "signature payload") != base.image:
-        raise _Invalid("the signed payload names another image than the one it is attached to")
+        raise SignatureInvalid("the signed payload names another image than the one it is "
+                               "attached to")
     signature = layer.annotations.get(attached.COSIGN_SIGNATURE, "").encode()
     reference = attached.docker_reference(label, payload)
     signed_for = f" for {describe_name(reference)}" if reference else ""
@@ -179,29 +180,35 @@ def _cosign_payload(base: ImageSignatureCheck, layer: Descriptor, payload: bytes
                            reason=f"signed{signed_for} by {key.name} (cosign key "
                            f"{key.fingerprint})")
     if attached.COSIGN_CERTIFICATE in layer.annotations:
-        raise _Invalid("a keyless cosign signature (certificate and Rekor timestamp without "
-                       "an inclusion proof) cannot be verified offline; ask the vendor for "
-                       "a key signature or a Sigstore bundle")
+        raise SignatureInvalid("a keyless cosign signature (certificate and Rekor timestamp "
+                               "without an inclusion proof) cannot be verified offline; ask "
+                               "the vendor for a key signature or a Sigstore bundle")
     if not trust.of_scheme(cosign.SCHEME):
-        raise _Invalid("a cosign signature, but the trust store holds no cosign keys")
-    raise _Invalid("no trusted cosign key verifies it")
+        raise SignatureInvalid("a cosign signature, but the trust store holds no cosign keys")
+    raise SignatureInvalid("no trusted cosign key verifies it")
 
 
 # -- Sigstore bundles -------------------------------------------------------------------
 
 
-def _sigstore_bundle(base: ImageSignatureCheck, data: bytes, manifest: bytes,
-                     trust: TrustStore) -> ImageSignatureCheck:
+def check_sigstore_bundle(data: bytes, manifest: bytes, trust: TrustStore,
+                          base: ImageSignatureCheck | None = None) -> ImageSignatureCheck:
+    """Verify a Sigstore bundle over `manifest` (the signed image manifest's bytes), offline.
+
+    Raises `SignatureInvalid` (a StationError) with the reason when it does not hold."""
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    base = base or ImageSignatureCheck("", digest, SignatureKind.SIGSTORE_BUNDLE.value, "",
+                                       False, "")
     try:
         document = strict_json.load_object(data, label="the Sigstore bundle", what="its JSON")
         material = document["verificationMaterial"]
     except (BundleError, KeyError) as exc:
-        raise _Invalid(f"not a Sigstore bundle ({type(exc).__name__})") from None
+        raise SignatureInvalid(f"not a Sigstore bundle ({type(exc).__name__})") from None
     if isinstance(material, dict) and "publicKey" in material:
         return _keyed_bundle(base, document, manifest, trust)
     roots = trust.of_scheme(SIGSTORE_ROOT)
     if not roots:
-        raise _Invalid("a keyless Sigstore bundle, but the trust store holds no Sigstore "
+        raise SignatureInvalid("a keyless Sigstore bundle, but the trust store holds no Sigstore "
                        "trusted root (NAME.trusted_root.json)")
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle
@@ -209,19 +216,19 @@ def _sigstore_bundle(base: ImageSignatureCheck, data: bytes, manifest: bytes,
     try:
         bundle = Bundle.from_json(data)
     except SigstoreError as exc:
-        raise _Invalid(f"not a Sigstore bundle the station reads: {exc}") from None
+        raise SignatureInvalid(f"not a Sigstore bundle the station reads: {exc}") from None
     failures = []
     for root in roots:
         try:
             _verify_keyless(bundle, manifest, base.image, root)
-        except _Invalid as exc:
+        except SignatureInvalid as exc:
             failures.append(f"{root.name}: {exc.message}")
             continue
         identity = certificate_identity(bundle.signing_certificate)
         return replace(base, valid=True, identity=identity,
                        reason=f"signed by {identity}, certificate from trusted root "
                        f"{root.name}")
-    raise _Invalid("the Sigstore bundle does not verify: " + "; ".join(failures))
+    raise SignatureInvalid("the Sigstore bundle does not verify: " + "; ".join(failures))
 
 
 def _verify_keyless(bundle: Any, manifest: bytes, image: str, root: TrustedKey) -> None:
@@ -239,20 +246,22 @@ def _verify_keyless(bundle: Any, manifest: bytes, image: str, root: TrustedKey) 
             # Identity is the policy's business (it compares issuer and subject itself).
             verifier.verify_artifact(manifest, bundle, UnsafeNoOp())
     except SigstoreError as exc:
-        raise _Invalid(str(exc)) from None
+        raise SignatureInvalid(str(exc)) from None
 
 
 def _check_statement(payload_type: str, payload: bytes, image: str) -> None:
     """A DSSE payload must be an in-toto statement about the image's manifest."""
     if payload_type != IN_TOTO:
-        raise _Invalid(f"the signed envelope holds {payload_type!r}, not an in-toto statement")
+        raise SignatureInvalid(f"the signed envelope holds {payload_type!r}, not an in-toto "
+                               "statement")
     try:
         statement = json.loads(payload)
         digests = [subject["digest"]["sha256"] for subject in statement["subject"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise _Invalid(f"the signed statement is malformed ({type(exc).__name__})") from None
+        raise SignatureInvalid(f"the signed statement is malformed ({type(exc).__name__})"
+                               ) from None
     if image.removeprefix("sha256:") not in digests:
-        raise _Invalid("the signed statement is about another artifact than this image")
+        raise SignatureInvalid("the signed statement is about another artifact than this image")
 
 
 def _keyed_bundle(base: ImageSignatureCheck, document: dict[str, Any], manifest: bytes,
@@ -272,7 +281,7 @@ def _keyed_bundle(base: ImageSignatureCheck, document: dict[str, Any], manifest:
             signed = manifest
             payload_type, payload = "", b""
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise _Invalid(f"a malformed key-signed Sigstore bundle ({type(exc).__name__})"
+        raise SignatureInvalid(f"a malformed key-signed Sigstore bundle ({type(exc).__name__})"
                        ) from None
     for key in trust.of_scheme(cosign.SCHEME):
         try:
@@ -285,7 +294,7 @@ def _keyed_bundle(base: ImageSignatureCheck, document: dict[str, Any], manifest:
         return replace(base, valid=True, signer=key.name,
                        reason=f"Sigstore bundle signed by {key.name} (cosign key "
                        f"{key.fingerprint})")
-    raise _Invalid("a key-signed Sigstore bundle that no trusted cosign key verifies")
+    raise SignatureInvalid("a key-signed Sigstore bundle that no trusted cosign key verifies")
 
 
 def _pae(payload_type: str, payload: bytes) -> bytes:
