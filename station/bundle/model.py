@@ -20,6 +20,7 @@ class BundleFormat(StrEnum):
 
     SHA256SUMS = "sha256sums"
     NATIVE = "bundle.json"
+    ZARF = "zarf"  # a Zarf package: zarf.yaml inside the archive (station.bundle.zarf)
 
 
 class ItemKind(StrEnum):
@@ -177,6 +178,7 @@ class Item:
     images: tuple[ImageInfo, ...] = ()
     groups: tuple[ImageGroup, ...] = ()
     signatures: tuple[AttachedSignature, ...] = ()
+    description: str = ""  # what a vendor package says the item carries (Zarf components)
 
     @property
     def size(self) -> int | None:
@@ -206,6 +208,24 @@ class SignatureFile:
 
 
 @dataclass(frozen=True)
+class PackageFiles:
+    """The media files that hold one package, in reading order (one, or the split parts
+    after `.part000`), and what `.part000` promises about their concatenation."""
+
+    name: str
+    parts: tuple[str, ...]
+    split_sha256: str | None = None
+    split_bytes: int | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every media file of the package, `.part000` included."""
+        if self.split_sha256 is None:
+            return self.parts
+        return (f"{self.name}.part000", *self.parts)
+
+
+@dataclass(frozen=True)
 class Bundle:
     """A bundle read from the media. Reading it checked names, not contents."""
 
@@ -220,6 +240,7 @@ class Bundle:
     info: BundleInfo | None = None
     problems: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    package: PackageFiles | None = None  # a vendor package: the media files holding it
 
     @property
     def images(self) -> tuple[ImageInfo, ...]:

@@ -37,6 +37,8 @@ def render_bundle(bundle: Bundle, summaries: Mapping[str, ItemSummary] | None = 
     for item in bundle.items:
         size = "size unlisted" if item.size is None else format_size(item.size)
         lines.append(f"  [{item.kind.value}] {item.path}  {size}")
+        if item.description:
+            lines.append(f"      {item.description}")
         for reference in item.references:
             lines.append(f"      declares {reference}")
         for image in item.images:

@@ -34,6 +34,7 @@ from station.verify.image_signatures import (
     signature_warnings,
     stage_signatures,
 )
+from station.verify.packages import hash_package
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.staged import (
     StagedBundle,
@@ -260,8 +261,12 @@ def verify_bundle(
     images: tuple[ImageInfo, ...] = ()
     image_checks: tuple[ImageSignatureCheck, ...] = ()
     try:
-        results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits, area=area,
-                               on_progress=on_progress, cancel=cancel)
+        if bundle.package is not None:  # a vendor package: its files are inside it
+            results = hash_package(bundle, limits=limits, area=area, on_progress=on_progress,
+                                   cancel=cancel)
+        else:
+            results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits,
+                                   area=area, on_progress=on_progress, cancel=cancel)
         problems.extend(r.problem for r in results if r.problem is not None)
         failed = {r.entry.path for r in results if r.problem is not None}
         readable = [item for item in bundle.items
