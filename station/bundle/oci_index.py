@@ -49,6 +49,12 @@ from station.errors import BundleError
 from station.references import ReferenceError, is_tag, normalise
 
 MAX_INDEX_DEPTH = 4
+# What vendor stores carry beside images (Hauler's `consts`, Helm's OCI charts), shown by name.
+_ARTIFACT_KINDS = {
+    "application/vnd.cncf.helm.config.v1+json": "a Helm chart",
+    "application/vnd.content.hauler.file.local.config.v1+json": "a file",
+    "application/vnd.content.hauler.file.http.config.v1+json": "a file",
+}
 # buildx and Docker attach provenance/SBOM documents as extra "images" of platform
 # unknown/unknown; they carry no filesystem and are not images an operator imports.
 _ATTESTATION = ("vnd.docker.reference.type", "attestation-manifest")
@@ -193,8 +199,13 @@ class _Walk:
             self.label, value(self.label, manifest, "config", what), f"{what} config"
         )
         if config_desc.media_type not in CONFIG_TYPES:
-            self.notes.append(f"{where}: {descriptor.digest} is an artifact of type "
-                              f"{config_desc.media_type!r}, not a container image; skipped")
+            artifact = _ARTIFACT_KINDS.get(config_desc.media_type)
+            name = descriptor.annotations.get(CONTAINERD_NAME) or descriptor.annotations.get(
+                REF_NAME, "")
+            shown = f"{artifact} {name}".strip() if artifact else (
+                f"an artifact of type {config_desc.media_type!r}")
+            self.notes.append(f"{where}: {descriptor.digest} is {shown}, not a container "
+                              "image; listed, not imported")
             return None
         config_bytes = read_blob(self.source, config_desc, "config", cap)
         config = parse_config(self.label, config_bytes, f"config {config_desc.digest}")

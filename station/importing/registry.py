@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,7 +195,11 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        return make_plan(self.name, staged, self.home, self._describe, signatures=True)
+        # skopeo 1.9 refuses to push an OCI referrers index unchanged (--preserve-digests):
+        # Sigstore bundle referrers stay in the store; cosign `.sig` images are pushed.
+        pushable = tuple(entry for entry in staged.signatures if not entry.is_index)
+        return make_plan(self.name, replace(staged, signatures=pushable), self.home,
+                         self._describe, signatures=True)
 
     def _describe(self, image: StagedImage) -> str:
         names = self._destinations(image)
