@@ -147,3 +147,29 @@ def test_unsigned_package_and_unpinned_blob_are_refused(tmp_path: Path, vendor) 
     result = _verify(tmp_path / "media", trust)
     codes = {p.code for p in result.problems}
     assert {"unsigned", "unlisted-in-image"} <= codes
+
+
+def test_image_signatures_zarf_carries_are_checked_and_satisfy_the_policy(
+    tmp_path: Path, vendor
+) -> None:  # type: ignore[no-untyped-def]
+    from station.config import StationConfig
+
+    key, trust = vendor
+    folder = package_tree(tmp_path / "build", image_signer=key)
+    index = json.loads((folder / "images" / "index.json").read_text())
+    names = [m["annotations"]["org.opencontainers.image.base.name"]
+             for m in index["manifests"]]
+    assert names[1].endswith(".sig")  # zarf lists the signature image too
+    finish(folder, key, images=tuple(names))
+    archive(folder, tmp_path / "media" / "zarf-package.tar.zst")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "station.toml").write_text(
+        '[policy.images."ghcr.io/acme/"]\nrequire_signature = ["acme"]\n')
+
+    result = verify_bundle(open_bundle(tmp_path / "media"), TrustStore.load(trust),
+                           Policy.from_config(StationConfig.load(home)))
+
+    assert result.verdict == "accepted", result.problems
+    (check,) = result.image_signatures
+    assert check.valid and check.signer == "acme"

@@ -56,11 +56,18 @@ def zarf_yaml(aggregate: str, images: list[str]) -> bytes:
     ).encode()
 
 
-def package_tree(folder: Path, images: tuple[str, ...] = (IMAGE,)) -> Path:
-    """The unpacked package folder, without zarf.yaml's checksum fields yet."""
+def package_tree(folder: Path, images: tuple[str, ...] = (IMAGE,),
+                 image_signer: ec.EllipticCurvePrivateKey | None = None) -> Path:
+    """The unpacked package folder, without zarf.yaml's checksum fields yet; with
+    `image_signer`, each image carries a cosign `.sig` image as zarf pulls them."""
+    from tests.signing_builders import attach_cosign_signature
+
     layout = folder / "images"
     for image in images:
-        build_oci_layout(layout, image, {"srv/index.html": f"{image}\n".encode()})
+        built = build_oci_layout(layout, image, {"srv/index.html": f"{image}\n".encode()})
+        if image_signer is not None:
+            attach_cosign_signature(layout, built.manifest_digest, image.rsplit(":", 1)[0],
+                                    image_signer)
     index = json.loads((layout / "index.json").read_text())
     for entry in index["manifests"]:  # zarf names images with base.name
         name = entry["annotations"].pop("org.opencontainers.image.ref.name")

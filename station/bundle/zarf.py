@@ -53,7 +53,7 @@ from station.bundle.model import (
 )
 from station.bundle.oci_json import CONTAINERD_NAME, REF_NAME
 from station.bundle.safety import check_relative_path, describe_name, open_media_file
-from station.bundle.strict_tar import ByteSource, Kind, Profile, StrictTarReader
+from station.bundle.strict_tar import ByteSource, Profile, StrictTarReader
 from station.config import Limits
 from station.errors import BundleError, UnsafePathError
 
@@ -66,15 +66,10 @@ META_FILES = frozenset({MANIFEST, CHECKSUMS, SIGNATURE})
 _PART = re.compile(r"(?P<base>.+)\.part(?P<n>[0-9]{3})")
 _CHECKSUM_LINE = re.compile(r"([0-9a-f]{64}) (.+)")
 _SPLIT_KEYS = ("Sha256Sum", "Bytes", "Count")
+_SIGNATURE_TAG = re.compile(r":sha256-[0-9a-f]{64}\.(?:sig|att|sbom)$")
 
 
 # -- finding a package on the media ------------------------------------------------------
-
-
-def _is_tar_start(head: bytes) -> bool:
-    from station.bundle.contents import is_tar_header
-
-    return is_tar_header(head)
 
 
 def find_package(root: Path, names: Sequence[str], limits: Limits) -> PackageFiles | None:
@@ -287,8 +282,11 @@ def items_of(entries: Sequence[Entry], manifest: ZarfManifest) -> list[Item]:
     images = tuple(e for e in entries if e.path.startswith(IMAGES))
     items = []
     if images:
+        # zarf lists the cosign signatures it carries among the images; they are read as
+        # signatures (station.bundle.attached), not as images to name.
+        names = tuple(ref for ref in manifest.images if not _SIGNATURE_TAG.search(ref))
         items.append(Item(path="images", kind=ItemKind.OCI_LAYOUT, entries=images,
-                          references=manifest.images))
+                          references=names))
     components = dict(manifest.components)
     for entry in entries:
         if entry.path.startswith(IMAGES):
@@ -311,10 +309,6 @@ def check_aggregate(checksums: bytes, manifest: ZarfManifest) -> list[Finding]:
                     CHECKSUMS)]
 
 
-def image_members(label: str, limits: Limits) -> Members:
-    return Members(label, limits)
-
-
 def keep_image_blob(members: Members, name: str, blob: Blob, data: bytes | None) -> None:
     """Add an `images/` member to the layout view under its layout name."""
     inner = name.removeprefix(IMAGES)
@@ -322,10 +316,6 @@ def keep_image_blob(members: Members, name: str, blob: Blob, data: bytes | None)
         data = name_images(data)
     members.add_file(inner, blob, data if data is not None and wants_bytes(
         inner, blob.size, data[:1]) else None)
-
-
-def is_package_member(kind: Kind) -> bool:
-    return kind is Kind.FILE
 
 
 # -- reading the package -----------------------------------------------------------------
