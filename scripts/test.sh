@@ -10,6 +10,7 @@ APT_PACKAGES=(
     tmux fusefat mtools e2fsprogs openssl openssh-client udev systemd util-linux mount sudo
     rsyslog
     clamav-daemon clamdscan clamav
+    podman buildah
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

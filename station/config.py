@@ -154,6 +154,19 @@ class KeyRuleSection(Section, frozen=True, kw_only=True):
     revoked: bool = False
 
 
+class ImageRuleSection(Section, frozen=True, kw_only=True):
+    """`[policy.images."PREFIX"]`: the signatures images under a prefix must carry."""
+
+    require_signature: tuple[Text, ...] = ()
+
+
+class IdentitySection(Section, frozen=True, kw_only=True):
+    """`[policy.identities.NAME]`: a keyless Sigstore signer, by its certificate."""
+
+    issuer: Text
+    subject: Text
+
+
 class PolicySection(Section, frozen=True, kw_only=True):
     """`[policy]`: the site's rules beyond "a trusted key signed it" (docs/policy.md)."""
 
@@ -164,6 +177,8 @@ class PolicySection(Section, frozen=True, kw_only=True):
     max_severity: Severity | None = None
     max_db_age_days: NonNegative | None = None  # the station's own vulnerability scan
     keys: dict[Text, KeyRuleSection] = msgspec.field(default_factory=dict)
+    images: dict[Prefix, ImageRuleSection] = msgspec.field(default_factory=dict)
+    identities: dict[Text, IdentitySection] = msgspec.field(default_factory=dict)
 
 
 class ApprovalSection(Section, frozen=True, kw_only=True):

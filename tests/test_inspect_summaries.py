@@ -12,7 +12,7 @@ from tests.builders import make_signer, make_sums_bundle
 from tests.report_samples import CYCLONEDX, IMAGE, TRIVY, dump
 from tests.test_cli import station
 
-ITEM_FIELDS = {"path", "kind", "size", "references", "files", "images"}
+ITEM_FIELDS = {"path", "kind", "size", "references", "files", "images", "description"}
 
 
 def inspect(*args: str | Path, home: Path) -> subprocess.CompletedProcess[str]:

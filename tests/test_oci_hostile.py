@@ -138,7 +138,7 @@ OCI_CASES: dict[str, tuple[Callable[[Members, ImageInfo], None], str]] = {
                           "'os' must be a string"),
     "not an image (artifact)": (lambda m, i: _edit_manifest(
         m, i, lambda x: x["config"].update(mediaType="application/vnd.cncf.helm.config.v1+json")),
-        "holds no image .*is an artifact of type 'application/vnd.cncf.helm.config.v1\\+json'"),
+        "holds no image .*is a Helm chart.*, not a container image"),
     "unknown descriptor type": (lambda m, i: _set_descriptor(m, mediaType="text/plain"),
                                 "holds no image .*of type 'text/plain', not an image"),
     "indexes nested too deep": (lambda m, i: _nest(m, 6), "nested more than 4 levels"),

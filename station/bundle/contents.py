@@ -261,7 +261,8 @@ def read_images(
         warnings.extend(naming_warnings)
         warnings.extend(Finding("artifact-skipped", f"{describe_name(item.path)}: {note}",
                                 item.path) for note in found.notes)
-        result.append(replace(item, groups=groups, images=images_of(groups)))
+        result.append(replace(item, groups=groups, images=images_of(groups),
+                                   signatures=found.signatures))
     return result, problems, warnings
 
 

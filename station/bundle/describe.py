@@ -32,6 +32,7 @@ def item_to_json(item: Item) -> dict[str, object]:
         "references": list(item.references),
         "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in item.entries],
         "images": [image_to_json(image) for image in item.images],
+        "description": item.description,
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ MAX_SMALL_BLOB = 4 * 1024 * 1024
 """Larger members are never JSON documents the station reads (registries cap manifests at
 4 MiB)."""
 _JSON_START = frozenset(b"{ \t\r\n")
+_BARE_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,11 @@ def wants_bytes(name: str, size: int, head: bytes | memoryview) -> bool:
     """Whether a member may be a JSON document the readers need (kept in memory)."""
     if size > MAX_SMALL_BLOB:
         return False
+    if name == "version":  # a skopeo dir: folder's format line (station.bundle.skopeo_dir)
+        return size <= 64
     if name in JSON_NAMES or name.endswith(".json"):
         return True
-    if name.startswith("blobs/"):
+    if name.startswith("blobs/") or _BARE_DIGEST.fullmatch(name):  # OCI or skopeo dir:
         return size == 0 or (len(head) > 0 and head[0] in _JSON_START)
     return False
 

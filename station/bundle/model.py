@@ -20,6 +20,7 @@ class BundleFormat(StrEnum):
 
     SHA256SUMS = "sha256sums"
     NATIVE = "bundle.json"
+    ZARF = "zarf"  # a Zarf package: zarf.yaml inside the archive (station.bundle.zarf)
 
 
 class ItemKind(StrEnum):
@@ -134,6 +135,32 @@ class ImageGroup:
     complete: bool = True
 
 
+class SignatureKind(StrEnum):
+    """How a signature travels beside an image in the same layout."""
+
+    COSIGN = "cosign"  # a `sha256-<hex>.sig` image of simplesigning payloads (cosign sign)
+    SIGSTORE_BUNDLE = "sigstore-bundle"  # an OCI referrer holding a Sigstore bundle
+
+
+@dataclass(frozen=True)
+class AttachedSignature:
+    """A signature artifact found among an item's entries (never an image to run).
+
+    `subject` is the manifest digest it claims to sign (the cosign payload's
+    `docker-manifest-digest`, a referrer's `subject`); `payloads` are its layers, each with
+    the annotations that carry a cosign signature. Nothing here is verified yet: see
+    `station.verify.image_signatures`.
+    """
+
+    kind: SignatureKind
+    manifest: Descriptor
+    subject: str
+    config: Descriptor
+    payloads: tuple[Descriptor, ...]
+    tags: tuple[str, ...] = ()
+    artifact_type: str = ""
+
+
 @dataclass(frozen=True)
 class Item:
     """A thing the bundle carries, made of one or more listed entries.
@@ -150,6 +177,8 @@ class Item:
     references: tuple[str, ...] = ()
     images: tuple[ImageInfo, ...] = ()
     groups: tuple[ImageGroup, ...] = ()
+    signatures: tuple[AttachedSignature, ...] = ()
+    description: str = ""  # what a vendor package says the item carries (Zarf components)
 
     @property
     def size(self) -> int | None:
@@ -179,6 +208,24 @@ class SignatureFile:
 
 
 @dataclass(frozen=True)
+class PackageFiles:
+    """The media files that hold one package, in reading order (one, or the split parts
+    after `.part000`), and what `.part000` promises about their concatenation."""
+
+    name: str
+    parts: tuple[str, ...]
+    split_sha256: str | None = None
+    split_bytes: int | None = None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every media file of the package, `.part000` included."""
+        if self.split_sha256 is None:
+            return self.parts
+        return (f"{self.name}.part000", *self.parts)
+
+
+@dataclass(frozen=True)
 class Bundle:
     """A bundle read from the media. Reading it checked names, not contents."""
 
@@ -193,6 +240,7 @@ class Bundle:
     info: BundleInfo | None = None
     problems: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    package: PackageFiles | None = None  # a vendor package: the media files holding it
 
     @property
     def images(self) -> tuple[ImageInfo, ...]:

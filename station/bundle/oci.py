@@ -22,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from station.bundle import skopeo_dir
 from station.bundle.docker_archive import blob_hex, read_docker_groups, with_references
 from station.bundle.members import list_archive
-from station.bundle.model import ImageGroup, ImageInfo
+from station.bundle.model import AttachedSignature, ImageGroup, ImageInfo
 from station.bundle.oci_index import read_oci_groups
 from station.bundle.oci_json import JsonSource, fail
 from station.bundle.safety import open_media_file, read_media_file
@@ -38,6 +39,7 @@ class ItemImages:
 
     groups: tuple[ImageGroup, ...]
     notes: tuple[str, ...] = ()
+    signatures: tuple[AttachedSignature, ...] = ()
 
     @property
     def images(self) -> tuple[ImageInfo, ...]:
@@ -125,8 +127,9 @@ def read_groups(source: JsonSource, limits: Limits) -> ItemImages:
         raise fail(label, "is not an image archive: it holds neither manifest.json "
                    "(docker save) nor index.json and oci-layout (OCI)")
     notes: list[str] = []
+    signatures: list[AttachedSignature] = []
     if has_oci:
-        groups, notes = read_oci_groups(source, limits)
+        groups, notes, signatures = read_oci_groups(source, limits)
         if has_docker:
             groups = _combine(label, groups, read_docker_groups(source, limits))
     else:
@@ -134,7 +137,7 @@ def read_groups(source: JsonSource, limits: Limits) -> ItemImages:
     if not groups:
         why = f" ({notes[0]})" if notes else ""
         raise fail(label, f"holds no image{why}")
-    return ItemImages(merge_groups(groups), tuple(notes))
+    return ItemImages(merge_groups(groups), tuple(notes), tuple(signatures))
 
 
 def read_archive_fd(fd: int, limits: Limits, label: str) -> ItemImages:
@@ -217,10 +220,17 @@ def is_oci_layout(root: Path) -> bool:
 
 
 def read_layout_groups(root: Path, limits: Limits, label: str | None = None) -> ItemImages:
-    """The image groups of an OCI layout folder on the media (inspection)."""
-    if not is_oci_layout(root):
-        raise fail(label or str(root), "is not an OCI image layout (no oci-layout file)")
-    return read_groups(LayoutFolder(root, limits, label), limits)
+    """The image groups of an OCI layout folder, or a skopeo `dir:` folder, on the media
+    (inspection)."""
+    folder = LayoutFolder(root, limits, label)
+    if is_oci_layout(root):
+        return read_groups(folder, limits)
+    if folder.has_file(skopeo_dir.MANIFEST_FILE) and folder.has_file(skopeo_dir.VERSION_FILE):
+        found = read_groups(skopeo_dir.SkopeoDirFolder(folder), limits)
+        notes = skopeo_dir.notes(frozenset(os.listdir(root)))
+        return replace(found, notes=found.notes + tuple(notes))
+    raise fail(label or str(root), "is not an OCI image layout (no oci-layout file) nor a "
+               "skopeo dir: folder (no manifest.json and version)")
 
 
 def read_oci_layout(root: Path, limits: Limits) -> tuple[ImageInfo, ...]:

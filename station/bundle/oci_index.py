@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from station.bundle.model import Descriptor, ImageGroup, ImageInfo, ImageRecord, Layer
+from station.bundle import attached
+from station.bundle.model import (
+    AttachedSignature,
+    Descriptor,
+    ImageGroup,
+    ImageInfo,
+    ImageRecord,
+    Layer,
+)
 from station.bundle.oci_json import (
     CONFIG_TYPES,
     CONTAINERD_NAME,
@@ -37,9 +45,16 @@ from station.bundle.oci_json import (
     value,
 )
 from station.config import Limits
+from station.errors import BundleError
 from station.references import ReferenceError, is_tag, normalise
 
 MAX_INDEX_DEPTH = 4
+# What vendor stores carry beside images (Hauler's `consts`, Helm's OCI charts), shown by name.
+_ARTIFACT_KINDS = {
+    "application/vnd.cncf.helm.config.v1+json": "a Helm chart",
+    "application/vnd.content.hauler.file.local.config.v1+json": "a file",
+    "application/vnd.content.hauler.file.http.config.v1+json": "a file",
+}
 # buildx and Docker attach provenance/SBOM documents as extra "images" of platform
 # unknown/unknown; they carry no filesystem and are not images an operator imports.
 _ATTESTATION = ("vnd.docker.reference.type", "attestation-manifest")
@@ -84,6 +99,7 @@ class _Walk:
     limits: Limits
     visited: int = 0
     notes: list[str] = field(default_factory=list)
+    signatures: list[AttachedSignature] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -103,9 +119,10 @@ class _Walk:
         refs, tags = references_of(self.label, descriptor)
         images: list[ImageRecord] = []
         indexes: list[Descriptor] = []
+        signed_before = len(self.signatures)
         complete = self.images(descriptor, where, 0, images, indexes)
         if not images:
-            if indexes:
+            if indexes and len(self.signatures) == signed_before:
                 raise fail(self.label, f"{where}: image index {descriptor.digest} has no image "
                            "present in the archive")
             return None
@@ -169,12 +186,26 @@ class _Walk:
         data = read_blob(self.source, descriptor, "manifest", cap)
         manifest = load_object(self.label, data, what)
         self.check_media_type(manifest, descriptor.media_type, what)
+        kind = attached.signature_kind(manifest, self.label, what)
+        if kind is not None:
+            try:
+                self.signatures.append(attached.read_signature(self.source, descriptor,
+                                                               manifest, kind))
+            except BundleError as exc:
+                self.notes.append(f"{where}: a {kind.value} signature that cannot be read, "
+                                  f"skipped: {exc.message.removeprefix(self.label + ': ')}")
+            return None
         config_desc = parse_descriptor(
             self.label, value(self.label, manifest, "config", what), f"{what} config"
         )
         if config_desc.media_type not in CONFIG_TYPES:
-            self.notes.append(f"{where}: {descriptor.digest} is an artifact of type "
-                              f"{config_desc.media_type!r}, not a container image; skipped")
+            artifact = _ARTIFACT_KINDS.get(config_desc.media_type)
+            name = descriptor.annotations.get(CONTAINERD_NAME) or descriptor.annotations.get(
+                REF_NAME, "")
+            shown = f"{artifact} {name}".strip() if artifact else (
+                f"an artifact of type {config_desc.media_type!r}")
+            self.notes.append(f"{where}: {descriptor.digest} is {shown}, not a container "
+                              "image; listed, not imported")
             return None
         config_bytes = read_blob(self.source, config_desc, "config", cap)
         config = parse_config(self.label, config_bytes, f"config {config_desc.digest}")
@@ -215,8 +246,11 @@ class _Walk:
                            config.diff_ids, config_desc.media_type)
 
 
-def read_oci_groups(source: JsonSource, limits: Limits) -> tuple[list[ImageGroup], list[str]]:
-    """Every image group an OCI layout holds, in index order, and notes on what was skipped.
+def read_oci_groups(
+    source: JsonSource, limits: Limits
+) -> tuple[list[ImageGroup], list[str], list[AttachedSignature]]:
+    """Every image group an OCI layout holds, in index order, notes on what was skipped, and
+    the signature artifacts found beside the images (`station.bundle.attached`).
 
     Raises BundleError naming `source.label` for anything malformed, missing or altered.
     """
@@ -236,4 +270,4 @@ def read_oci_groups(source: JsonSource, limits: Limits) -> tuple[list[ImageGroup
         group = walk.entry(parse_descriptor(label, raw, where), where)
         if group is not None:
             groups.append(group)
-    return groups, walk.notes
+    return groups, walk.notes, walk.signatures

@@ -8,9 +8,11 @@ The manifest and its signatures are read once into memory here, and everything l
 from __future__ import annotations
 
 import hashlib
+import os
+from dataclasses import replace
 from pathlib import Path
 
-from station.bundle import native, sums
+from station.bundle import native, sums, zarf
 from station.bundle.contents import classify_entries, disguised_images, read_images
 from station.bundle.model import Bundle, BundleFormat, Finding, ItemKind, SignatureFile
 from station.bundle.safety import describe_name, open_media_file, read_media_file, walk_media
@@ -56,7 +58,14 @@ def open_bundle(path: Path, limits: Limits | None = None) -> Bundle:
 
 
 def _open(root: Path, limits: Limits) -> Bundle:
-    manifest_name, fmt = _manifest_name(root)
+    try:
+        manifest_name, fmt = _manifest_name(root)
+    except BundleError:
+        # No manifest of the station's own: a vendor package (by content) is one too.
+        package = zarf.find_package(root, os.listdir(root), limits)
+        if package is None:
+            raise
+        return _with_unlisted(zarf.open_zarf(root, package, limits), limits)
     try:
         manifest = read_media_file(root, manifest_name, max_size=limits.max_manifest_bytes)
     except UnsafePathError as exc:
@@ -136,3 +145,15 @@ def _open(root: Path, limits: Limits) -> Bundle:
         problems=tuple(problems),
         warnings=tuple(warnings),
     )
+
+
+def _with_unlisted(bundle: Bundle, limits: Limits) -> Bundle:
+    """Media files beside a vendor package are not part of it: listed as warnings."""
+    known = set(bundle.package.files if bundle.package else ())
+    warnings = [
+        Finding("unlisted", f"{describe_name(found.path)} is on the media but not part of the "
+                "package; it will not be imported", found.path)
+        for found in walk_media(bundle.root, max_entries=limits.max_files)
+        if found.path not in known and found.path.split("/", 1)[0] not in known
+    ]
+    return replace(bundle, warnings=bundle.warnings + tuple(warnings))

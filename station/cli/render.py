@@ -37,6 +37,8 @@ def render_bundle(bundle: Bundle, summaries: Mapping[str, ItemSummary] | None = 
     for item in bundle.items:
         size = "size unlisted" if item.size is None else format_size(item.size)
         lines.append(f"  [{item.kind.value}] {item.path}  {size}")
+        if item.description:
+            lines.append(f"      {item.description}")
         for reference in item.references:
             lines.append(f"      declares {reference}")
         for image in item.images:
@@ -66,6 +68,7 @@ def render_verification(bundle: Bundle, verification: Verification) -> str:
     for check in verification.signatures:
         mark = "valid" if check.valid else "NOT VALID"
         lines.append(f"  {check.file} [{check.scheme}] {mark}: {check.reason}")
+    lines += image_signature_lines(verification)
     ok = sum(1 for item in verification.items if item.ok)
     lines.append(f"Files: {ok} of {len(verification.items)} match their checksums")
     for item in verification.items:
@@ -74,3 +77,28 @@ def render_verification(bundle: Bundle, verification: Verification) -> str:
     lines += _findings("Problems", verification.problems)
     lines += _findings("Warnings", verification.warnings)
     return "\n".join(lines)
+
+
+def image_signature_lines(verification: Verification) -> list[str]:
+    """One line per image saying who signed it, then every signature that does not hold."""
+    checks = verification.image_signatures
+    if not checks and not verification.images:
+        return []
+    signers: dict[str, list[str]] = {}
+    for check in checks:
+        if check.valid:
+            signers.setdefault(check.image, []).append(check.who)
+    lines = ["Image signatures:"]
+    shown: set[str] = set()
+    for image in verification.images:
+        name = ", ".join(image.references) or image.manifest_digest or image.config_digest
+        found = signers.get(image.manifest_digest, [])
+        shown.add(image.manifest_digest)
+        said = "signed by " + "; ".join(dict.fromkeys(found)) if found else "not signed"
+        lines.append(f"  image {name}: {said}")
+    for digest, found in signers.items():  # a multi-platform index signed as a whole
+        if digest not in shown:
+            lines.append(f"  index {digest}: signed by {'; '.join(dict.fromkeys(found))}")
+    lines += [f"  - {check.kind} signature {check.artifact[:19]}… NOT VALID: {check.reason}"
+              for check in checks if not check.valid]
+    return lines

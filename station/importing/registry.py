@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -191,7 +191,11 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        return make_plan(self.name, staged, self.home, self._describe)
+        # skopeo 1.9 refuses to push an OCI referrers index unchanged (--preserve-digests):
+        # Sigstore bundle referrers stay in the store; cosign `.sig` images are pushed.
+        pushable = tuple(entry for entry in staged.signatures if not entry.is_index)
+        return make_plan(self.name, replace(staged, signatures=pushable), self.home,
+                         self._describe, signatures=True)
 
     def _describe(self, image: StagedImage) -> str:
         names = self._destinations(image)
@@ -262,7 +266,7 @@ class RegistryTarget:
     def _dir_form(staged: StagedBundle, image: StagedImage, folder: Path) -> str:
         """skopeo's `dir:` layout of hard links to the staged blobs (the same inodes)."""
         folder.mkdir()
-        manifests = {entry.manifest_digest for entry in image.images}
+        manifests = image.manifests
         top = image.descriptor.digest
         for digest in image.blobs:
             hexdigest = digest.removeprefix("sha256:")

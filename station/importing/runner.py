@@ -31,16 +31,19 @@ ImportOne = Callable[
 
 
 def make_plan(
-    target: str, staged: StagedBundle, home: Path, describe: Callable[[StagedImage], str]
+    target: str, staged: StagedBundle, home: Path, describe: Callable[[StagedImage], str],
+    *, signatures: bool = False,
 ) -> ImportPlan:
-    """One step per image (described by the target), then one per delivered file.
+    """One step per image (described by the target), then, with `signatures`, one per
+    verified signature artifact (for targets that keep them beside the images: the store,
+    a registry), then one per delivered file.
 
     Fails before anything moves when the station home cannot take the delivered files (they
     are renamed there from staging, which costs no space on the same file system).
     """
     steps = [
         ImportStep(describe(image), image=image, bytes=image.total_size)
-        for image in staged.images
+        for image in staged.images + (staged.signatures if signatures else ())
     ]
     files = [
         ImportStep(f"Deliver {staged_file.path} to the received folder", file=staged_file,

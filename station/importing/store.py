@@ -53,7 +53,8 @@ class StoreTarget:
         if reason is not None:
             raise ImportFailed(f"the store cannot be used: {reason}")
         plan = make_plan(
-            self.name, staged, self.home, lambda image: f"Put {image_title(image)} in the store"
+            self.name, staged, self.home, lambda image: f"Put {image_title(image)} in the store",
+            signatures=True,
         )
         if not self._linkable(staged):
             needed = sum(image.total_size for image in staged.images)

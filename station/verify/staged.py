@@ -18,8 +18,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from station.bundle import skopeo_dir
 from station.bundle.compression import Compression
 from station.bundle.members import Blob, ByteBudget, Members
 from station.bundle.model import (
@@ -48,6 +49,9 @@ from station.errors import BundleError
 from station.verify.blobstore import BlobStore
 from station.verify.hashing import HashResult
 
+if TYPE_CHECKING:
+    from station.verify.image_signatures import ImageSignatureCheck
+
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 _LAYER_TYPES = {
     None: "application/vnd.oci.image.layer.v1.tar",
@@ -70,6 +74,7 @@ class StagedImage:
     descriptor: Descriptor
     images: tuple[ImageInfo, ...]
     blobs: tuple[str, ...]  # every blob digest the entry needs, index and manifests first
+    signs: str | None = None  # a signature artifact: the manifest digest it signs
 
     @property
     def is_index(self) -> bool:
@@ -78,6 +83,13 @@ class StagedImage:
     @property
     def total_size(self) -> int:
         return sum(image.total_size for image in self.images)
+
+    @property
+    def manifests(self) -> frozenset[str]:
+        """The manifests an index entry lists (a referrers index lists its referrer)."""
+        if self.signs is not None and self.is_index:
+            return frozenset(self.blobs[1:2])
+        return frozenset(image.manifest_digest for image in self.images)
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,8 @@ class StagedBundle:
     images: tuple[StagedImage, ...] = ()
     files: tuple[StagedFile, ...] = ()
     files_root: Path | None = None
+    signatures: tuple[StagedImage, ...] = ()  # verified signature artifacts (`signs` set)
+    image_signatures: tuple[ImageSignatureCheck, ...] = ()
 
     @property
     def layout(self) -> Path:
@@ -193,6 +207,14 @@ def read_verified_images(
             continue
         source = members[item.path]
         try:
+            if item.kind is ItemKind.OCI_LAYOUT and skopeo_dir.is_skopeo_dir(
+                frozenset(source.files)
+            ):
+                reading.warnings.extend(
+                    Finding("artifact-skipped", f"{describe_name(item.path)}: {note}", item.path)
+                    for note in skopeo_dir.notes(frozenset(source.files))
+                )
+                source = members[item.path] = skopeo_dir.as_layout(source, limits)
             found = read_groups(source, limits)
         except BundleError as exc:
             reading.problems.append(Finding(
@@ -212,7 +234,8 @@ def read_verified_images(
                 reading.problems.extend(_check_layers(item, source, group))
             except BundleError as exc:
                 reading.problems.append(Finding("unreadable-image", exc.message, item.path))
-        reading.items.append(replace(item, groups=groups, images=images_of(groups)))
+        reading.items.append(replace(item, groups=groups, images=images_of(groups),
+                                   signatures=found.signatures))
     reading.problems.extend(ambiguous_names(reading.items))
     return reading
 

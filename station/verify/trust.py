@@ -188,6 +188,12 @@ def _ssh_key(path: Path, data: bytes) -> TrustedKey:
     return sshsig.trusted_key(path, data)
 
 
+def _sigstore_root(path: Path, data: bytes) -> TrustedKey:
+    from station.verify import image_signatures  # loads the sigstore library only then
+
+    return image_signatures.trusted_root(path, data)
+
+
 KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
     ".pub": _minisign_key,
     ".asc": _openpgp_key,
@@ -195,6 +201,7 @@ KEY_LOADERS: dict[str, Callable[[Path, bytes], TrustedKey]] = {
     ".cosign.pub": _cosign_key,
     ".pem": _cosign_key,
     ".ssh.pub": _ssh_key,
+    ".trusted_root.json": _sigstore_root,
 }
 """File name ending -> loader. A new scheme adds its ending here (`.ssh.pub`, `.cosign.pub`);
 the longest matching ending wins, so `alice.ssh.pub` never reaches the minisign loader. A

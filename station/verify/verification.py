@@ -30,6 +30,13 @@ from station.progress import ProgressCallback
 from station.verify.blobstore import BlobStore, SpaceBudget, StagingError
 from station.verify.checks import StagedCheck
 from station.verify.hashing import HashResult, Role, StagingArea, Task, hash_entries
+from station.verify.image_signatures import (
+    ImageSignatureCheck,
+    check_attached,
+    signature_warnings,
+    stage_signatures,
+)
+from station.verify.packages import hash_package
 from station.verify.signatures import SignatureCheck, check_signatures
 from station.verify.staged import (
     StagedBundle,
@@ -105,6 +112,7 @@ class Verification:
     images: tuple[ImageInfo, ...] = ()
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     id: str = field(default_factory=lambda: os.urandom(16).hex())
+    image_signatures: tuple[ImageSignatureCheck, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -127,6 +135,7 @@ class Verification:
             "items": [i.to_json() for i in self.items],
             "images": [image_to_json(image) for image in self.images],
             "checks": {name: dict(found) for name, found in self.checks.items()},
+            "image_signatures": [check.to_json() for check in self.image_signatures],
             "problems": [p.to_json() for p in self.problems],
             "warnings": [w.to_json() for w in self.warnings],
         }
@@ -289,9 +298,14 @@ def verify_bundle(
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
     summaries: dict[str, Mapping[str, Any]] = {}
+    image_checks: tuple[ImageSignatureCheck, ...] = ()
     try:
-        results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits, area=area,
-                               on_progress=on_progress, cancel=cancel)
+        if bundle.package is not None:  # a vendor package: its files are inside it
+            results = hash_package(bundle, limits=limits, area=area, on_progress=on_progress,
+                                   cancel=cancel)
+        else:
+            results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits,
+                                   area=area, on_progress=on_progress, cancel=cancel)
         problems.extend(r.problem for r in results if r.problem is not None)
         failed = {r.entry.path for r in results if r.problem is not None}
         readable = [item for item in bundle.items
@@ -307,9 +321,13 @@ def verify_bundle(
             problems.extend(infected)
             warnings.extend(unscanned)
         images = tuple(image for item in reading.items for image in item.images)
+        image_checks = tuple(check_attached(reading.items, reading.members, trust))
+        warnings.extend(signature_warnings(image_checks))
         if not problems:
             sizes = {r.entry.path: r.size for r in results if r.size is not None}
             staged_images = stage_images(reading.items, reading.members, store)
+            staged_signatures = stage_signatures(reading.items, image_checks, staged_images,
+                                                 store)
             staged = StagedBundle(
                 digest=bundle.digest,
                 root=staging,
@@ -317,12 +335,15 @@ def verify_bundle(
                 images=staged_images,
                 files=staged_files(reading.items, sizes),
                 files_root=staging / "files" if staging else bundle.root,
+                signatures=staged_signatures,
+                image_signatures=image_checks,
             )
             images = tuple(image for entry in staged_images for image in entry.images)
             if staging is not None:
-                keep = {digest for entry in staged_images for digest in entry.blobs}
+                entries = staged_images + staged_signatures
+                keep = {digest for entry in entries for digest in entry.blobs}
                 prune_blobs(store.folder or staging, keep)
-                write_layout(staging / "oci", staged_images)
+                write_layout(staging / "oci", entries)
             problems.extend(
                 policy.evaluate_staged(staged, signatures, now=datetime.now(UTC), sizes=sizes)
             )
@@ -357,4 +378,5 @@ def verify_bundle(
         staged=staged if staging is not None else None,
         images=images,
         checks=summaries,
+        image_signatures=image_checks,
     )

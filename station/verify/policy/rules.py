@@ -40,6 +40,7 @@ from station.bundle.safety import read_media_file
 from station.config import KeyRuleSection, PolicySection, StationConfig
 from station.errors import StationError
 from station.references import normalise_prefix
+from station.verify.image_policy import ImageSignaturePolicy
 from station.verify.policy.override import override as audited_override
 from station.verify.policy.sequences import SEQUENCE_NAME, SequenceStore
 
@@ -105,6 +106,7 @@ class Policy:
     max_severity: str | None = None
     keys: Mapping[str, KeyRule] = field(default_factory=dict)
     sequences: SequenceStore | None = None
+    images: ImageSignaturePolicy = field(default_factory=ImageSignaturePolicy)
 
     @classmethod
     def from_config(cls, config: StationConfig) -> Policy:
@@ -122,6 +124,8 @@ class Policy:
             max_severity=severity.upper() if severity is not None else None,
             keys={name: KeyRule.from_section(rule) for name, rule in section.keys.items()},
             sequences=sequences,
+            images=ImageSignaturePolicy.from_sections(section.images, section.identities,
+                                                      "[policy]"),
         )
 
     # -- evaluation ---------------------------------------------------------------------
@@ -199,6 +203,7 @@ class Policy:
         entries = [entry for item in staged.items for entry in item.entries]
         found = sizes if sizes is not None else _staged_sizes(files_root, entries)
         findings += self._size_findings(entries, found)
+        findings += self.images.findings(staged)
         return findings + self.evaluate_reports(staged.items, read, now=now)
 
     def _signer_findings(
