@@ -77,6 +77,8 @@ EVENTS = frozenset(
         "step-refused",
         "station-started",
         "store-scan",
+        "database-installed",
+        "database-refused",
         "staging-cleaned",
         RECOVERED_EVENT,
         CHECKPOINT_EVENT,

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from station import scratch
 from station.approval import ApprovalBook, OperatorStore
 from station.audit import AuditCheck, AuditLog
 from station.bundle import Bundle
 from station.config import StationConfig
 from station.errors import StationError
 from station.importing import ImportTarget, make_target
+from station.installs import DatabaseInstaller
 from station.lock import TransferLock, clean_staging, clean_staging_if_free
 from station.malware.settings import MalwareSettings
 from station.media.events import DeviceInfo
@@ -105,8 +107,10 @@ class Station:
         # The station identity (issue 15): None when `station keys station-init` was not run.
         self.signer = signer
         self.station_key = station_key
-        # Scan findings for a transfer's receipt, once scanning exists (None: no findings).
-        self.scan_findings: Callable[[Transfer], Mapping[str, Any] | None] | None = None
+        # What the content checks found, for a transfer's receipt (issues 14 and 16).
+        self.scan_findings: Callable[[Transfer], Mapping[str, Any] | None] | None = (
+            _check_summaries
+        )
 
     @classmethod
     def open(cls, home: str | Path | None = None) -> Station:
@@ -122,6 +126,7 @@ class Station:
                 hint="run as the station user, or pass --home DIR",
             ) from exc
         leftovers, busy = clean_staging_if_free(config.home, config.staging_dir)
+        leftovers += scratch.sweep(config.home)  # folders of a killed `station verify`
         signer, station_key, checkpointer = _identity(config)
         audit = AuditLog.from_config(config, checkpointer)
         # A crash (or a full disk) may have cut the log's last write: close it first, so
@@ -234,6 +239,7 @@ class Station:
                 on_finished=self._finished if self.signer is not None else None,
                 checks=self.checks(),
                 malware=MalwareSettings.from_config(self.config),
+                installer=DatabaseInstaller(self.config, self.audit),
             )
         except BaseException:
             lock.release()
@@ -259,6 +265,16 @@ class Station:
     def _imported(self, bundle: Bundle) -> None:
         """Rollback protection: remember the channel's sequence just imported."""
         self.policy.record_import(bundle)
+
+
+def _check_summaries(transfer: Transfer) -> Mapping[str, Any] | None:
+    """The vulnerability and malware scans of a transfer, with the databases it installed."""
+    found: dict[str, Any] = {}
+    if transfer.verification is not None:
+        found.update(transfer.verification.checks)
+    if transfer.installed:
+        found["installed"] = list(transfer.installed)
+    return found or None
 
 
 def _identity(

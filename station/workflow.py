@@ -68,6 +68,7 @@ class TransferEvent:
 
 
 Listener = Callable[[TransferEvent], None]
+Installer = Callable[[Receipt, Bundle], tuple[list[dict[str, Any]], list[str]]]
 
 
 class Transfer:
@@ -88,6 +89,7 @@ class Transfer:
         checks: Sequence[StagedCheck] = (),
         home_lock: TransferLock | None = None,
         malware: MalwareSettings | None = None,
+        installer: Installer | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.media_root = media_root
@@ -100,6 +102,8 @@ class Transfer:
         self.on_imported = on_imported
         self.checks = tuple(checks)
         self.malware = malware
+        self.installer = installer
+        self.installed: list[dict[str, Any]] = []  # databases the import installed
         # --- receipt hook (issue 15): called once, after the move into done, rejected or
         # aborted is on record and before listeners hear of it; it may add to `message`.
         self.on_finished = on_finished
@@ -368,10 +372,19 @@ class Transfer:
         with self._lock:
             self.receipt = receipt
             self._record("import-done", target=target.name, receipt=receipt.to_json())
-            warning = self._after_import(receipt)
+            warning = self._install_databases(receipt) + self._after_import(receipt)
             self._discard_staging(verification)
             self._move(TransferState.DONE, f"imported into {target.describe()}{warning}")
         return receipt
+
+    def _install_databases(self, receipt: Receipt) -> str:
+        """Vulnerability and malware databases the bundle carried (audited by the installer);
+        a refused database is a warning: what landed stays."""
+        if self.installer is None or self.bundle is None:
+            return ""
+        self.installed, warnings = self.installer(receipt, self.bundle)
+        self.warnings.extend(warnings)
+        return "".join(f"; {warning}" for warning in warnings)
 
     def _after_import(self, receipt: Receipt) -> str:
         """Run `on_imported` (the rollback mark). The images have landed whatever it says: a

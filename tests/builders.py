@@ -80,10 +80,13 @@ def scripted_approvals(home: Path, media: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config_path = home / "station.toml"
     existing = config_path.read_text() if config_path.exists() else ""
-    config_path.write_text(existing + "\n[approval]\nallow_noninteractive = true\n")
+    if "allow_noninteractive" not in existing:
+        config_path.write_text(existing + "\n[approval]\nallow_noninteractive = true\n")
     operators = OperatorStore.from_config(StationConfig.load(home))
-    operators.add("alice", "operator", "alice-pin-1")
-    operators.add("victor", "verifier", "victor-pin-2")
+    for name, role, pin in (("alice", "operator", "alice-pin-1"),
+                            ("victor", "verifier", "victor-pin-2")):
+        if operators.get(name) is None:
+            operators.add(name, role, pin)
     digest = open_bundle(media).digest
     approvals = home.parent / f"{home.name}-approvals.json"
     approvals.write_text(json.dumps([

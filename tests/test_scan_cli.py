@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from station.audit import AuditLog
+from tests.importing_builders import sign_media
 from tests.scan_builders import (
     build_image,
     dpkg_stanza,
@@ -122,13 +124,40 @@ def test_scan_json_shape_and_sbom(home: Path, layout: Path, tmp_path: Path) -> N
     assert "MEDIUM   GHSA-h5c8-rqwp-cp95  Jinja2 3.1.2 (fixed in 3.1.3)" in plain.stdout
 
 
-def test_unknown_reference_and_media_path_exit_2(home: Path, layout: Path, tmp_path: Path) -> None:
+def test_unknown_reference_and_a_folder_without_a_bundle_exit_2(
+    home: Path, layout: Path, tmp_path: Path
+) -> None:
     install(home, tmp_path)
     missing = station("scan", f"oci:{layout}:nope:1", home=home)
     assert missing.returncode == 2 and "holds no image 'nope:1'" in missing.stderr
-    media = station("scan", tmp_path, home=home)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    media = station("scan", empty, home=home)
     assert media.returncode == 2
-    assert "needs the verified staging of issue 9/12" in media.stderr
+    assert "no bundle.json or SHA256SUMS" in media.stderr
+
+
+def test_media_is_scanned_as_verified_and_a_rejected_bundle_is_not(
+    home: Path, layout: Path, tmp_path: Path
+) -> None:
+    install(home, tmp_path)
+    media = tmp_path / "media"
+    shutil.copytree(layout, media / "image")
+    trust = sign_media(media)
+    shutil.copytree(trust, home / "trust", dirs_exist_ok=True)
+
+    scanned = station("scan", media, "--json", home=home)
+
+    assert scanned.returncode == 0, scanned.stderr
+    (image,) = json.loads(scanned.stdout)["images"]
+    assert image["reference"] == "docker.io/library/app:1"
+    assert "GHSA-h5c8-rqwp-cp95" in {v["id"] for v in image["vulnerabilities"]}
+    assert not list((home / "scratch").iterdir())  # the verified copy is gone afterwards
+
+    (media / "image" / "index.json").write_text("{}")  # no longer what was signed
+    rejected = station("scan", media, home=home)
+    assert rejected.returncode == 1
+    assert "rejected, so it is not scanned" in rejected.stderr
 
 
 def test_scan_store_reports_what_is_newly_vulnerable_and_audits_it(

@@ -22,7 +22,7 @@ from station.scan.errors import NoDatabase
 from station.scan.report import ImageScan, ScanReport
 from station.scan.rescan import NewlyVulnerable, record_store_scan, scan_store
 from station.scan.scanner import scan_layout
-from station.scan.sources import parse_source
+from station.scan.sources import parse_source, stage_for_scan
 from station.scan.vulndb import VulnDB
 
 EXIT_OK = 0
@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if source.is_store:
             report = scan_store(config.home, db, on_progress=bar.callback())
+        elif source.is_media:
+            with stage_for_scan(source.layout, config) as layout:
+                report = scan_layout(layout, None, db, on_progress=bar.callback(),
+                                     limits=config.limits)
         else:
             report = scan_layout(source.layout, source.references, db,
                                  on_progress=bar.callback(), limits=config.limits)

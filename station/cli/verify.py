@@ -12,6 +12,7 @@ from station.cli.progressbar import TerminalProgress
 from station.cli.render import render_verification
 from station.malware.settings import MalwareSettings
 from station.scan.check import checks_for
+from station.scratch import FOLDER
 from station.verify.policy import Policy
 from station.verify.verification import verify_bundle
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         verification = verify_bundle(
             bundle, trust, policy, limits=config.limits, checks=checks_for(config),
-            malware=MalwareSettings.from_config(config), scratch_root=config.staging_dir,
+            malware=MalwareSettings.from_config(config), scratch_root=config.home / FOLDER,
             on_progress=bar.callback(),
         )
     finally:

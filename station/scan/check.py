@@ -83,6 +83,10 @@ class VulnerabilityCheck:
         self.db = db
         self.policy = policy
 
+    @property
+    def active(self) -> bool:
+        return self.policy.max_db_age_days is not None or self.db.status().installed
+
     def applies(self, staged: StagedBundle) -> bool:
         return bool(staged.images)
 

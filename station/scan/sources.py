@@ -1,40 +1,67 @@
 """What `station scan SOURCE` names: `store`, `oci:DIR[:REF]`, or a media path.
 
-A media path must be scanned as an import would see it: its verified, staged copy. That
-staging (the canonical form of issues 9/12, `<home>/staging/<digest>/oci/`) is being rebuilt
-on main; `stage_for_scan` is the seam where it plugs in and refuses plainly until then.
+A media path is scanned as an import would see it: `stage_for_scan` verifies the bundle with
+the station's trust store and policy into a private folder (`station.scratch`), the media
+read once, and the station's own staged layout of the verified images is what is scanned.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from station.config import StationConfig
 from station.errors import StationError, UsageError
+from station.scratch import scratch_folder
 
 
 @dataclass(frozen=True)
 class ScanSource:
     """An OCI layout to scan and which of its images (None: every image)."""
 
-    layout: Path
+    layout: Path  # for media: the media folder, staged by `stage_for_scan` before scanning
     references: tuple[str, ...] | None
     is_store: bool = False
+    is_media: bool = False
 
 
-def stage_for_scan(media: Path, station: Any) -> Path:
-    """Verify the bundle at `media` into staging and return its OCI layout (`.../oci`).
+@contextlib.contextmanager
+def stage_for_scan(media: Path, config: StationConfig) -> Iterator[Path]:
+    """Verify the bundle at `media` into a private folder and yield its staged OCI layout.
 
-    Not available yet: it needs the verified staging of issues 9/12.
+    The bytes scanned are the verified ones, exactly as an import would scan them: the
+    station's trust store and policy decide, the media is read once, and what is staged is
+    the station's own layout. The station's own scan is left out of this verification (it is
+    what runs next). A bundle that is rejected is not scanned: its reasons are the error.
     """
-    raise StationError(
-        "scanning media needs the verified staging of issue 9/12, which is not in this "
-        f"station yet ({media})",
-        hint="scan after import with 'station scan store', or scan a layout with "
-        "'station scan oci:DIR[:REF]'",
-    )
+    from station.bundle import open_bundle
+    from station.malware.settings import MalwareSettings
+    from station.verify.policy import Policy
+    from station.verify.trust import TrustStore
+    from station.verify.verification import verify_bundle
+
+    bundle = open_bundle(media, config.limits)
+    with scratch_folder(config.home) as folder:
+        verification = verify_bundle(
+            bundle, TrustStore.load(config.trust_dir), Policy.from_config(config),
+            limits=config.limits, staging_root=folder,
+            malware=MalwareSettings.from_config(config),
+        )
+        if verification.staged is None:
+            reasons = "; ".join(p.message for p in verification.problems[:3])
+            raise BundleRejected(
+                f"the bundle at {media} is rejected, so it is not scanned: {reasons}",
+                hint="station verify shows every reason",
+            )
+        yield verification.staged.layout
+
+
+class BundleRejected(StationError):
+    """The media's bundle did not verify: only verified images are scanned."""
+
+    exit_code = 1
 
 
 def parse_source(text: str, config: StationConfig) -> ScanSource:
@@ -47,4 +74,4 @@ def parse_source(text: str, config: StationConfig) -> ScanSource:
         if not folder:
             raise UsageError("oci: needs a folder: oci:DIR or oci:DIR:REF")
         return ScanSource(Path(folder), (reference,) if sep and reference else None)
-    return ScanSource(stage_for_scan(Path(text), config), None)
+    return ScanSource(Path(text), None, is_media=True)

@@ -36,6 +36,12 @@ class StagedCheck(Protocol):
 
     name: str
 
+    @property
+    def active(self) -> bool:
+        """Whether the check has anything to look with (a database): if not, verification
+        does not stage images just for it, and its `run` only explains why."""
+        ...
+
     def applies(self, staged: StagedBundle) -> bool:
         """Whether there is anything to check (and so whether layers must be staged)."""
         ...

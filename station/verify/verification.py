@@ -285,9 +285,10 @@ def verify_bundle(
 
     staging: Path | None = None
     scratch: Path | None = None
-    if staging_root is None and checks and bundle.images and scratch_root is not None:
-        scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="verify-", dir=scratch_root))
+    needs_layers = bundle.images and any(check.active for check in checks)
+    if staging_root is None and needs_layers and scratch_root is not None:
+        scratch_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-verify-", dir=scratch_root))
         staging_root = scratch
     if staging_root is not None and not problems:
         staging = _prepare_staging(staging_root, bundle.digest, bundle.declared_size)
@@ -348,7 +349,7 @@ def verify_bundle(
                 policy.evaluate_staged(staged, signatures, now=datetime.now(UTC), sizes=sizes)
             )
             for check in checks:
-                if staging is None or not check.applies(staged):
+                if not check.applies(staged) or (staging is None and check.active):
                     continue
                 found = check.run(staged, on_progress=on_progress, cancel=cancel)
                 problems.extend(found.problems)
