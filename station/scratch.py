@@ -51,3 +51,16 @@ def sweep(home: Path) -> int:
         shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
         removed += 1
     return removed
+
+
+def sweep_partials(home: Path) -> int:
+    """Remove half-written files (`.partial-*`) a killed import left in `received/`."""
+    received = home / "received"
+    if not received.is_dir():
+        return 0
+    removed = 0
+    for leftover in received.rglob(".partial-*"):
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed

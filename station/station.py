@@ -127,6 +127,7 @@ class Station:
             ) from exc
         leftovers, busy = clean_staging_if_free(config.home, config.staging_dir)
         leftovers += scratch.sweep(config.home)  # folders of a killed `station verify`
+        leftovers += scratch.sweep_partials(config.home)  # half-delivered files of a kill
         signer, station_key, checkpointer = _identity(config)
         audit = AuditLog.from_config(config, checkpointer)
         # A crash (or a full disk) may have cut the log's last write: close it first, so

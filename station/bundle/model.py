@@ -241,6 +241,7 @@ class Bundle:
     problems: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     package: PackageFiles | None = None  # a vendor package: the media files holding it
+    root_identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the media folder
 
     @property
     def images(self) -> tuple[ImageInfo, ...]:

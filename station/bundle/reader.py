@@ -132,7 +132,9 @@ def _open(root: Path, limits: Limits) -> Bundle:
                 f"the bundle declares {total} bytes, over the limit of {limits.max_bundle_bytes}",
             )
         )
+    st = os.stat(root)
     return Bundle(
+        root_identity=(st.st_dev, st.st_ino),
         root=root,
         format=fmt,
         manifest_name=manifest_name,

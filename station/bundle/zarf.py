@@ -496,7 +496,7 @@ def open_zarf(root: Path, package: PackageFiles, limits: Limits) -> Bundle:
         entries=tuple(entry for item in result for entry in item.entries),
         items=tuple(result), signatures=signatures, info=manifest.info,
         problems=tuple(problems), warnings=tuple(warnings),
-        package=package,
+        package=package, root_identity=(os.stat(root).st_dev, os.stat(root).st_ino),
     )
 
 

@@ -122,7 +122,7 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         print(
             f"station: internal error: {type(exc).__name__}: {exc}\n"
-            "station: nothing was imported; rerun with STATION_DEBUG=1 for details "
+            "station: the audit log says what was done; rerun with STATION_DEBUG=1 for details "
             "and report it",
             file=sys.stderr,
         )

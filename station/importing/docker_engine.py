@@ -18,6 +18,7 @@ from typing import IO, Any
 import docker
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from station.bundle.model import ImageInfo
 from station.importing.base import (
@@ -37,6 +38,12 @@ from station.progress import ProgressCallback, check_cancel
 from station.verify.staged import StagedBundle, StagedImage
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# Everything a connection to the engine can end in, whichever layer raises it: the SDK,
+# requests, urllib3 while a reply is streamed (the engine killed mid-load), the socket.
+CONNECTION_ERRORS = (
+    docker.errors.DockerException, requests.RequestException, urllib3.exceptions.HTTPError,
+    ConnectionError, OSError,
+)
 LOAD_TIMEOUT = 3600
 CHUNK = 1024 * 1024
 
@@ -94,11 +101,12 @@ class DockerEngineTarget:
                 raise self._unreachable(exc) from exc
         return self._client
 
-    def _unreachable(self, exc: Exception) -> ImportFailed:
+    def _unreachable(self, exc: BaseException) -> ImportFailed:
         return ImportFailed(
             f"the Docker engine at {self.base_url} does not answer ({_short(exc)})",
             hint="start the engine (systemctl start docker) or check the socket, "
-            "then import again; images already loaded are kept",
+            "then import again: what the engine already loaded is checked and kept, "
+            "and only the rest is loaded",
         )
 
     def check(self) -> str | None:
@@ -106,7 +114,7 @@ class DockerEngineTarget:
             self.client().ping()
         except ImportFailed as exc:
             return exc.message
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except CONNECTION_ERRORS as exc:
             return f"the Docker engine at {self.base_url} does not answer ({_short(exc)})"
         return None
 
@@ -138,7 +146,7 @@ class DockerEngineTarget:
     def _platform(self) -> tuple[str, str]:
         try:
             version = self.client().version()
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from exc
         return str(version.get("Os", "linux")), str(version.get("Arch", "amd64"))
 
@@ -193,7 +201,7 @@ class DockerEngineTarget:
             return self.client().images.get(config_digest)
         except docker.errors.ImageNotFound:
             return None
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from exc
 
     def _load(
@@ -217,7 +225,7 @@ class DockerEngineTarget:
                 f"the Docker engine refused {image_title_of(image)}: {exc.explanation or exc}",
                 hint="check the engine's log and free space, then import again",
             ) from exc
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from exc
 
     def _tag(self, engine_image: Any, references: tuple[str, ...]) -> None:
@@ -234,7 +242,7 @@ class DockerEngineTarget:
                 f"the Docker engine could not tag the image: {exc.explanation or exc}",
                 hint="import again; the image is loaded and verified, only tags are missing",
             ) from exc
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from exc
 
 

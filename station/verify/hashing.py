@@ -121,7 +121,8 @@ class _Tracker:
         self.callback(report)
 
 
-def _planned_size(root: Path, entry: Entry) -> int:
+def planned_size(root: Path, entry: Entry) -> int:
+    """The bytes a listed file will take: as declared, else as found on the media."""
     if entry.size is not None:
         return entry.size
     try:
@@ -267,7 +268,7 @@ def hash_entries(
     """
     area = area or StagingArea(BlobStore(None, SpaceBudget(None)), None,
                                ByteBudget(limits.max_archive_index_bytes))
-    total = sum(_planned_size(root, task.entry) for task in tasks)
+    total = sum(planned_size(root, task.entry) for task in tasks)
     tracker = _Tracker(total, on_progress)
     stop = StopSignal(cancel)
     workers = workers or min(4, os.cpu_count() or 1)

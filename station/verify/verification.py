@@ -26,10 +26,18 @@ from station.bundle.describe import image_to_json
 from station.bundle.members import ByteBudget
 from station.bundle.model import Bundle, Finding, ImageInfo, Item, ItemKind
 from station.config import Limits
+from station.errors import MediaError
 from station.progress import ProgressCallback
-from station.verify.blobstore import BlobStore, SpaceBudget, StagingError
+from station.verify.blobstore import SPACE_MARGIN, BlobStore, SpaceBudget, StagingError
 from station.verify.checks import StagedCheck
-from station.verify.hashing import HashResult, Role, StagingArea, Task, hash_entries
+from station.verify.hashing import (
+    HashResult,
+    Role,
+    StagingArea,
+    Task,
+    hash_entries,
+    planned_size,
+)
 from station.verify.image_signatures import (
     ImageSignatureCheck,
     check_attached,
@@ -207,6 +215,26 @@ def _malware_tap(settings: MalwareSettings | None, problems: list[Finding]
     return MalwareTap(Scanner(clamd), required=settings.required)
 
 
+_VANISHING = frozenset({"missing", "unreadable", "changed"})
+
+
+def _media_still_there(bundle: Bundle, results: Sequence[HashResult]) -> None:
+    """A listed file found missing after the listing succeeded is the media going away (a
+    stick pulled, a lazy unmount) when the media folder is gone or is another folder now:
+    that ends the transfer as aborted (MediaError), never as a rejection of the bundle."""
+    if bundle.root_identity is None or not any(
+        r.problem is not None and r.problem.code in _VANISHING for r in results
+    ):
+        return
+    try:
+        st = os.stat(bundle.root)
+        same = (st.st_dev, st.st_ino) == bundle.root_identity and any(os.scandir(bundle.root))
+    except OSError:
+        same = False
+    if not same:
+        raise MediaError(f"the media at {bundle.root} went away while it was being read")
+
+
 def _free_space(folder: Path) -> int:
     import psutil  # only when staging; `station verify` starts faster without it
 
@@ -223,10 +251,12 @@ def _prepare_staging(staging_root: Path, digest: str, needed: int) -> Path:
     except OSError as exc:
         raise StagingError(f"cannot make the staging folder {staging}: {exc.strerror}") from exc
     free = _free_space(staging)
-    if needed > free:
+    if needed + SPACE_MARGIN > free:
         shutil.rmtree(staging, ignore_errors=True)
         raise StagingError(
-            f"staging needs {needed} bytes but only {free} are free in {staging_root}",
+            f"staging needs {needed + SPACE_MARGIN} bytes (the bundle's {needed} and "
+            f"{SPACE_MARGIN} the station keeps for its records) but only {free} are free in "
+            f"{staging_root}",
             hint="free space on the station (old transfers are cleaned at start-up), "
             "then verify again",
         )
@@ -291,7 +321,8 @@ def verify_bundle(
         scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-verify-", dir=scratch_root))
         staging_root = scratch
     if staging_root is not None and not problems:
-        staging = _prepare_staging(staging_root, bundle.digest, bundle.declared_size)
+        needed = sum(planned_size(bundle.root, entry) for entry in bundle.entries)
+        staging = _prepare_staging(staging_root, bundle.digest, needed)
     budget = ByteBudget(limits.max_archive_index_bytes)
     space = SpaceBudget(_free_space(staging) if staging is not None else None)
     store = BlobStore(staging / "oci" / "blobs" / "sha256" if staging else None, space)
@@ -308,6 +339,7 @@ def verify_bundle(
             results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits,
                                    area=area, on_progress=on_progress, cancel=cancel)
         problems.extend(r.problem for r in results if r.problem is not None)
+        _media_still_there(bundle, results)
         failed = {r.entry.path for r in results if r.problem is not None}
         readable = [item for item in bundle.items
                     if not any(entry.path in failed for entry in item.entries)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,7 +21,16 @@ from station.importing.docker_engine import DockerEngineTarget
 from station.importing.references import RetagRule
 from station.importing.registry import RegistrySettings, RegistryTarget
 from station.importing.store import StoreTarget
-from tests.importing_builders import APP, DB, TOOL, docker_archive, oci_archive, stage
+from station.progress import Progress
+from tests.importing_builders import (
+    APP,
+    DB,
+    TOOL,
+    big_docker_archive,
+    docker_archive,
+    oci_archive,
+    stage,
+)
 from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
@@ -192,13 +203,59 @@ def test_an_engine_stopped_mid_import_fails_clearly_and_a_retry_loads_only_the_r
 
         with pytest.raises(ImportFailed, match="does not answer") as failure:
             target.run(plan, on_step=stop_engine_at_second)
-        assert failure.value.hint and "images already loaded are kept" in failure.value.hint
+        assert failure.value.hint and "already loaded is checked and kept" in failure.value.hint
 
         own.start()
         details: list[str] = []
         retry = _engine(own, tmp_path)
         retry.run(retry.plan(staged), on_step=lambda e: details.append(e.detail))
         assert [d for d in details if d] == ["already in the engine", "loaded"]
+    finally:
+        own.stop()
+        shutil.rmtree(own.root, ignore_errors=True)
+
+
+def test_an_engine_killed_while_it_loads_is_a_target_error_and_a_retry_reconciles(
+    tmp_path: Path,
+) -> None:
+    """The engine dies (SIGKILL) while the station streams the image to it: the import fails
+    with the engine's words and a hint, never an internal error; once the engine is back, a
+    retry checks what the engine holds and finishes, tagging only the verified image."""
+    reason = can_run_dockerd()
+    if reason is not None:
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    own = start_dockerd(Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp")))
+    try:
+        media = tmp_path / "media"
+        media.mkdir()
+        big_docker_archive(media / "big.tar", "example.org/killed/app:1", 96 * 1024 * 1024)
+        staged = stage(media)
+        target = _engine(own, tmp_path)
+        plan = target.plan(staged)
+        killed: list[bool] = []
+
+        def kill_engine(progress: Progress) -> None:
+            if not killed and progress.done > 8 * 1024 * 1024:
+                killed.append(True)
+                assert own.process is not None
+                os.kill(own.process.pid, signal.SIGKILL)
+
+        with pytest.raises(ImportFailed, match="does not answer") as failure:
+            target.run(plan, on_progress=kill_engine)
+        assert killed and failure.value.hint
+
+        own.process.wait()  # type: ignore[union-attr]
+        # A killed dockerd leaves its containerd's socket and pid files: start afresh.
+        shutil.rmtree(own.root / "exec", ignore_errors=True)
+        (own.root / "dockerd.pid").unlink(missing_ok=True)
+        own.start()
+        retry = _engine(own, tmp_path)
+        (receipt,) = retry.run(retry.plan(staged)).images
+        image = staged.images[0].images[0]
+        client = docker.DockerClient(base_url=own.base_url)
+        assert client.images.get("example.org/killed/app:1").id == image.config_digest
+        assert receipt.config_digest == image.config_digest
     finally:
         own.stop()
         shutil.rmtree(own.root, ignore_errors=True)
