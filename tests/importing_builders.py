@@ -110,7 +110,25 @@ class _Pattern:
         return out
 
 
-def big_docker_archive(tar_path: Path, reference: str, size: int) -> Path:
+class Keystream:
+    """`size` bytes that do not compress (AES-CTR of zeros, seeded): real layers' content is
+    mostly compressed already, so a benchmark must not flatter tools that gzip on the way."""
+
+    def __init__(self, seed: bytes, size: int) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        key = hashlib.sha256(seed).digest()
+        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+        self.left = size
+
+    def read(self, count: int = -1) -> bytes:
+        count = self.left if count < 0 else min(count, self.left)
+        self.left -= count
+        return self._encryptor.update(bytes(count))
+
+
+def big_docker_archive(tar_path: Path, reference: str, size: int, *,
+                       incompressible: bool = False) -> Path:
     """A legacy docker-archive whose one uncompressed layer holds `size` bytes, streamed.
 
     For tests and benchmarks that need big images fast: nothing is compressed and nothing is
@@ -124,7 +142,8 @@ def big_docker_archive(tar_path: Path, reference: str, size: int) -> Path:
         info = tarfile.TarInfo("data.bin")
         info.size = size
         info.mode = 0o644
-        layer.addfile(info, _Pattern(reference.encode(), size))  # type: ignore[arg-type]
+        content = Keystream if incompressible else _Pattern
+        layer.addfile(info, content(reference.encode(), size))  # type: ignore[arg-type]
     hasher = hashlib.sha256()
     with open(layer_path, "rb") as handle:
         while chunk := handle.read(1024 * 1024):

@@ -12,32 +12,20 @@ Without a folder (`station verify`), nothing is written: the same code only hash
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import tempfile
 import threading
 from pathlib import Path
 
-from station.errors import StationError
+from station.verify.blobstore_errors import StagingError, staging_failed
+
+__all__ = ["SPACE_MARGIN", "BlobStore", "BlobWriter", "FileWriter", "SpaceBudget", "StagingError"]
+from station.verify.durability import WRITEBACK_EVERY, Flusher, start_writeback
 
 TEMP_PREFIX = ".partial-"
 SPACE_MARGIN = 64 * 1024 * 1024
 """Free space the station keeps for its own records (audit log, indexes) while staging."""
-
-
-class StagingError(StationError):
-    """The station's own staging folder failed (full disk, I/O error): not the media's fault."""
-
-
-def staging_failed(what: str, exc: OSError) -> StagingError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StagingError(
-            f"no space left in the station's staging folder while writing {what}",
-            hint="free space on the station (old transfers are cleaned at start-up), "
-            "then verify again",
-        )
-    return StagingError(f"cannot write {what} into staging: {exc.strerror or exc}")
 
 
 class SpaceBudget:
@@ -70,13 +58,15 @@ def _write_all(fd: int, data: bytes | memoryview, what: str) -> None:
 
 
 class BlobWriter:
-    """One blob being written: bytes are hashed and (with a folder) written as they come."""
+    """One blob being written: bytes are hashed and (with a folder) written as they come;
+    writeback starts as they are written, the final fsync runs in the store's flusher."""
 
     def __init__(self, store: BlobStore, what: str) -> None:
         self._store = store
         self._what = what
         self._hash = hashlib.sha256()
         self.size = 0
+        self._synced = 0
         self._fd = -1
         self._temp: Path | None = None
         if store.folder is not None:
@@ -92,17 +82,17 @@ class BlobWriter:
         if self._fd >= 0:
             self._store.space.take(len(data), self._what)
             _write_all(self._fd, data, self._what)
+            if self.size - self._synced >= WRITEBACK_EVERY:
+                start_writeback(self._fd, self._synced, self.size - self._synced)
+                self._synced = self.size
 
     def commit(self) -> str:
-        """Close and name the blob by its digest; returns `sha256:<hex>`."""
+        """Name the blob by its digest (its fsync follows in the flusher: durable before
+        verification ends); returns `sha256:<hex>`."""
         digest = "sha256:" + self._hash.hexdigest()
         if self._fd >= 0:
-            try:
-                os.fsync(self._fd)  # durable before the store's index may name it
-            except OSError as exc:
-                raise staging_failed(self._what, exc) from exc
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            self._store.flusher.submit(fd, self._what)
             assert self._temp is not None  # noqa: S101
             final = self._store.path(digest)
             try:
@@ -124,9 +114,11 @@ class BlobWriter:
 class BlobStore:
     """`folder/<hex>` blobs (an OCI layout's `blobs/sha256`), or hashing only (no folder)."""
 
-    def __init__(self, folder: Path | None, space: SpaceBudget | None = None) -> None:
+    def __init__(self, folder: Path | None, space: SpaceBudget | None = None,
+                 flusher: Flusher | None = None) -> None:
         self.folder = folder
         self.space = space or SpaceBudget(None)
+        self.flusher = flusher or Flusher()
 
     def path(self, digest: str) -> Path:
         assert self.folder is not None  # noqa: S101 - only asked when writing
@@ -149,10 +141,14 @@ class BlobStore:
 class FileWriter:
     """A listed file copied into `files/` as it is hashed (delivered later by rename)."""
 
-    def __init__(self, target: Path | None, space: SpaceBudget, what: str) -> None:
+    def __init__(self, target: Path | None, space: SpaceBudget, what: str,
+                 flusher: Flusher | None = None) -> None:
         self._what = what
         self._space = space
+        self._flusher = flusher
         self._fd = -1
+        self._written = 0
+        self._synced = 0
         self.target = target
         if target is not None:
             try:
@@ -168,16 +164,25 @@ class FileWriter:
         if self._fd >= 0:
             self._space.take(len(data), self._what)
             _write_all(self._fd, data, self._what)
+            self._written += len(data)
+            if self._written - self._synced >= WRITEBACK_EVERY:
+                start_writeback(self._fd, self._synced, self._written - self._synced)
+                self._synced = self._written
 
     def close(self) -> None:
-        if self._fd >= 0:
-            try:
-                os.fsync(self._fd)  # durable before it is delivered by rename
-            except OSError as exc:
-                raise staging_failed(self._what, exc) from exc
-            finally:
-                os.close(self._fd)
-                self._fd = -1
+        """Done writing; durable before it is delivered (fsync now or in the flusher)."""
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        if self._flusher is not None:
+            self._flusher.submit(fd, self._what)
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise staging_failed(self._what, exc) from exc
+        finally:
+            os.close(fd)
 
     def discard(self) -> None:
         if self._fd >= 0:

@@ -183,7 +183,7 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
     sinks: list[ChunkSink] = []
     if task.role is Role.FILE:
         target = area.files / entry.path if area.files is not None else None
-        file_writer = FileWriter(target, area.blobs.space, shown)
+        file_writer = FileWriter(target, area.blobs.space, shown, area.blobs.flusher)
         sinks.append(file_writer.write)
         if area.malware is not None:
             session = area.malware.file_session(entry.path, media_file.size)

@@ -177,7 +177,7 @@ def _take(member: TarMember, reader: StrictTarReader, area: StagingArea, limits:
     hasher = hashlib.sha256()
     keep = name in zarf.META_FILES
     target = None if keep or area.files is None else area.files / name
-    writer = FileWriter(target, area.blobs.space, f"{label}: {name}")
+    writer = FileWriter(target, area.blobs.space, f"{label}: {name}", area.blobs.flusher)
     session = (area.malware.file_session(f"{label}/{name}", member.size)
                if area.malware is not None and not keep else None)
     parts: list[bytes] = []

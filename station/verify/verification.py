@@ -12,6 +12,7 @@ The policy is a required argument: `station verify` and an import give the same 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -338,6 +339,7 @@ def verify_bundle(
         else:
             results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits,
                                    area=area, on_progress=on_progress, cancel=cancel)
+        store.flusher.wait()  # every staged byte on disk before anything is decided on it
         problems.extend(r.problem for r in results if r.problem is not None)
         _media_still_there(bundle, results)
         failed = {r.entry.path for r in results if r.problem is not None}
@@ -387,14 +389,18 @@ def verify_bundle(
                 problems.extend(found.problems)
                 warnings.extend(found.warnings)
                 summaries[found.name] = found.summary
+        store.flusher.wait()  # the station's own manifests and indexes too
     except BaseException:
         if tap is not None:
             tap.abort()
+        with contextlib.suppress(StagingError):
+            store.flusher.close()
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
+    store.flusher.close()
     if problems or staging is None or scratch is not None:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
