@@ -28,6 +28,7 @@ from station.media.events import (
     MediaWatcherRestarted,
     WatcherEvent,
 )
+from station.text import terminal_safe
 from station.workflow import TransferState
 from tui.keys import letter
 from tui.messages import (
@@ -162,9 +163,13 @@ class StationApp(App[None], inherit_bindings=False):
         else:
             self.post_message(MediaRefused(event.reason, event.device))
 
+    def say(self, message: str, **options: Any) -> None:
+        """A notification: device names and errors may come from the media, so never markup."""
+        self.notify(terminal_safe(message), markup=False, **options)
+
     def on_media_arrived(self, message: MediaArrived) -> None:
         if self.transfer is not None and not self.transfer.finished:
-            self.notify(
+            self.say(
                 "Other media was inserted while a transfer is running; it is ignored. "
                 "Finish or remove the current media first.",
                 severity="warning",
@@ -197,7 +202,7 @@ class StationApp(App[None], inherit_bindings=False):
         self.push_screen(ContentsScreen(transfer))
 
     def on_refusal_recorded(self, message: RefusalRecorded) -> None:
-        self.notify(f"Device refused: {message.device.describe()}: {message.reason}",
+        self.say(f"Device refused: {message.device.describe()}: {message.reason}",
                     severity="error", timeout=15)
 
     def on_transfer_aborted(self, message: TransferAborted) -> None:
@@ -234,11 +239,11 @@ class StationApp(App[None], inherit_bindings=False):
         if isinstance(event, MediaWatcherFailed):
             self.station.audit.append("media-watcher-failed", reason=event.reason,
                                       failures=event.failures, retry_in=event.retry_in)
-            self.notify(event.describe(), title="USB media", severity="error",
+            self.say(event.describe(), title="USB media", severity="error",
                         timeout=max(10.0, event.retry_in + 2))  # until the next attempt
         else:
             self.station.audit.append("media-watcher-restarted", failures=event.failures)
-            self.notify(event.describe(), title="USB media", timeout=10)
+            self.say(event.describe(), title="USB media", timeout=10)
 
     @work(thread=True, exit_on_error=False, group="audit", name="recording a media event")
     def _record_media(self, event: str, device: DeviceInfo, **fields: str) -> None:
@@ -349,7 +354,7 @@ class StationApp(App[None], inherit_bindings=False):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             if event.worker.group in ("abort", "audit", "demo"):
                 # The transfer is already over (or none is affected): say it, keep the screen.
-                self.notify(f"Failed {event.worker.name}: {event.worker.error}",
+                self.say(f"Failed {event.worker.name}: {event.worker.error}",
                             severity="error", timeout=30)
                 return
             self.show_failure(event.worker.error, during=event.worker.name)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, VerdictBadge
 
@@ -29,7 +29,7 @@ class AbortedScreen(StepScreen):
         yield StepHeader(0, "Transfer aborted")
         with Vertical(classes="panel"):
             yield VerdictBadge("aborted")
-            yield Static(Text(f"The transfer was stopped: {self.reason}."), id="abort-reason")
+            yield Static(SafeText(f"The transfer was stopped: {self.reason}."), id="abort-reason")
             yield Static("Nothing from this media was imported.")
         text = ("Remove the media." if self.media_present
                 else "Press Enter to go back to the start.")

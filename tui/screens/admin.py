@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -31,6 +30,7 @@ from tui.messages import (
     StatusRead,
     UnlockRefused,
 )
+from tui.safe_text import SafeText
 from tui.screens.audit import AuditScreen
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
@@ -94,7 +94,7 @@ class AdminLoginScreen(ModalScreen[str | None]):
         message.stop()
         error = message.error
         hint = f" — {error.hint}" if error.hint else ""
-        self.query_one("#login-error", Static).update(Text(f"✘ {error.message}{hint}"))
+        self.query_one("#login-error", Static).update(SafeText(f"✘ {error.message}{hint}"))
         # The form empties and the name has the focus: a retyped name is never a PIN.
         for field in ("#admin-user", "#admin-pin"):
             self.query_one(field, Input).value = ""
@@ -169,7 +169,7 @@ class AdminScreen(StepScreen):
             return
         listing = self.query_one("#locked-list", OptionList)
         listing.clear_options()
-        listing.add_options([Option(Text(locked_label(a)), id=a.name) for a in locked])
+        listing.add_options([Option(SafeText(locked_label(a)), id=a.name) for a in locked])
         listing.display = bool(locked)
         self.query_one("#locked-none", Static).update("None: every account can sign in.")
         self.query_one("#locked-none").display = not locked
@@ -220,7 +220,7 @@ class AdminScreen(StepScreen):
     def on_unlock_refused(self, message: UnlockRefused) -> None:
         message.stop()
         self.query_one("#unlock-result", Static).update(
-            Text(f"✘ Not unlocked: {message.error.message}"))
+            SafeText(f"✘ Not unlocked: {message.error.message}"))
         self.load_locked()
 
     def action_audit(self) -> None:

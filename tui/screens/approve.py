@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +22,7 @@ from station.approval import ApprovalError, ApprovalState, roles_in_words
 from station.errors import StationError
 from station.workflow import StepRefused, TransferState
 from tui.messages import ApprovalGiven, ApprovalRefused, ApprovalsRestarted, ApprovalStateRead
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.approval_view import prompt_text, state_text, subject_text
@@ -117,7 +117,7 @@ class ApproveScreen(StepScreen):
         first_time = self._order is None
         self._order = state.next_order
         second = state.next_order == 2
-        self.query_one("#approver-title", Static).update(Text(prompt_text(state)))
+        self.query_one("#approver-title", Static).update(SafeText(prompt_text(state)))
         self.query_one("#suffix-row").display = second
         if second:
             text = ("Second operator: type your name and PIN, then the last 8 characters of "
@@ -170,7 +170,7 @@ class ApproveScreen(StepScreen):
         self._clear_form()
         self.state = message.state
         text = error.message + (f" — {error.hint}" if error.hint else "")
-        self.query_one("#approve-error", Static).update(Text(f"✘ Not approved: {text}"))
+        self.query_one("#approve-error", Static).update(SafeText(f"✘ Not approved: {text}"))
         if self._role_refused:
             who = " and ".join(a.operator for a in message.state.approvals)
             self.query_one(".next-action", Static).update(

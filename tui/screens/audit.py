@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from tui.audit_sentences import KINDS, bundle_names, detail_lines, matches, sentence
 from tui.format import local_and_utc, parse_time, plural
 from tui.messages import AuditFiltered, AuditRead
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.scroll_pane import ScrollPane, show_scroll_cue
@@ -109,10 +109,10 @@ class AuditScreen(StepScreen):
         check = message.check
         chain = self.query_one("#chain", Static)
         if check.ok:
-            chain.update(Text(f"✔ Hash chain intact: {plural(check.records, 'record')}"))
+            chain.update(SafeText(f"✔ Hash chain intact: {plural(check.records, 'record')}"))
             chain.add_class("-accepted")
         else:
-            chain.update(Text(f"✘ HASH CHAIN BROKEN: {check.describe()}"))
+            chain.update(SafeText(f"✘ HASH CHAIN BROKEN: {check.describe()}"))
             chain.add_class("-rejected")
         self.records = message.records
         self.names = bundle_names(message.records)
@@ -143,7 +143,7 @@ class AuditScreen(StepScreen):
         table.clear()
         for index, row in enumerate(message.rows):
             table.add_row(str(row.record.get("seq", "")), row.local, row.utc,
-                          Text(row.sentence), key=str(index))
+                          SafeText(row.sentence), key=str(index))
         shown = f"newest {len(message.rows)} of " if message.matched > len(message.rows) else ""
         self.query_one(DataTable).border_title = f"{shown}{plural(message.matched, 'record')}"
 
@@ -172,10 +172,10 @@ class AuditRecordScreen(Screen[None]):
         record = self.row.record
         yield StepHeader(0, f"Audit record #{record.get('seq', '?')}")
         with ScrollPane(id="record-pane"):
-            yield Static(Text(self.row.sentence), id="record-sentence", classes="section-title")
-            yield Static(Text(f"When: {local_and_utc(str(record.get('time', '')))}"),
+            yield Static(SafeText(self.row.sentence), id="record-sentence", classes="section-title")
+            yield Static(SafeText(f"When: {local_and_utc(str(record.get('time', '')))}"),
                          id="record-time")
-            yield Static(Text("\n".join(detail_lines(record))), id="record-fields")
+            yield Static(SafeText("\n".join(detail_lines(record))), id="record-fields")
         yield Static("↑/↓ PgUp/PgDn scroll. Esc goes back to the list.", classes="next-action")
         yield Footer()
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +21,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 
 from station.errors import StationError
 from station.media.events import DeviceInfo
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 
@@ -100,7 +100,7 @@ class AuditExportScreen(StepScreen):
         options = self.query_one("#export-sticks", OptionList)
         options.clear_options()
         for stick in self.sticks:
-            options.add_option(Text(f"{stick.device}  {stick.describe()}"))
+            options.add_option(SafeText(f"{stick.device}  {stick.describe()}"))
         self.query_one("#export-result", Static).update(
             "Choose a stick and press W." if self.sticks else "No USB stick found: insert "
             "one, then press R."
@@ -111,14 +111,14 @@ class AuditExportScreen(StepScreen):
         text = self.query_one("#export-since", Input).value.strip()
         result = self.query_one("#export-result", Static)
         if index is None or index >= len(self.sticks):
-            result.update(Text("✘ Choose a stick first.", style="bold"))
+            result.update(SafeText("✘ Choose a stick first.", style="bold"))
             return
         try:
             since = date.fromisoformat(text)
         except ValueError:
-            result.update(Text(f"✘ {text!r} is not a day (YYYY-MM-DD).", style="bold"))
+            result.update(SafeText(f"✘ {text!r} is not a day (YYYY-MM-DD).", style="bold"))
             return
-        result.update(f"Writing the export onto {self.sticks[index].device}…")
+        result.update(SafeText(f"Writing the export onto {self.sticks[index].device}…"))
         self.write_export(self.sticks[index], since)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export", name="audit export")
@@ -144,7 +144,7 @@ class AuditExportScreen(StepScreen):
 
     @on(ExportWritten)
     def written(self, message: ExportWritten) -> None:
-        self.query_one("#export-result", Static).update(Text(
+        self.query_one("#export-result", Static).update(SafeText(
             f"✔ {message.file_name} written to {message.device.device} and unmounted: "
             "the stick can be removed. Check it anywhere with `station audit verify-export "
             "FILE --station-key station.pub`."
@@ -152,7 +152,7 @@ class AuditExportScreen(StepScreen):
 
     @on(ExportFailed)
     def failed(self, message: ExportFailed) -> None:
-        self.query_one("#export-result", Static).update(Text(f"✘ {message.reason}"))
+        self.query_one("#export-result", Static).update(SafeText(f"✘ {message.reason}"))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.keys import letter
+from tui.safe_text import SafeText
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -38,8 +38,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="panel"):
-            yield Static(Text(self.question), classes="section-title")
-            yield Static(Text(self.consequence), id="confirm-consequence")
+            yield Static(SafeText(self.question), classes="section-title")
+            yield Static(SafeText(self.consequence), id="confirm-consequence")
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"N  {self.no}", id="no", compact=True)
                 yield Button(f"Y  {self.yes}", id="yes", compact=True)

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Static
 
 from station.importing.base import Receipt
 from tui.format import digest_lines, local_and_utc
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import DigestView, StepHeader, VerdictBadge
 from tui.widgets.scroll_pane import ScrollPane
@@ -26,7 +27,7 @@ def _digest_block(label: str, digest: str) -> str:
 
 def receipt_text(receipt: Receipt, approvers: list[str], bundle: str | None = None) -> Text:
     """What was imported where, with digests, who approved it and when (local and UTC)."""
-    text = Text()
+    text = SafeText()
     if bundle:
         text.append(f"Bundle: {bundle}\n")
     text.append(f"Imported into: {receipt.target}\n")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
 from station.errors import StationError
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, VerdictBadge
 
@@ -56,8 +56,8 @@ class FailureScreen(StepScreen):
         yield StepHeader(0, title)
         with Vertical(classes="panel"):
             yield VerdictBadge("aborted")
-            yield Static(Text(what), id="failure-message")  # may quote the media: not markup
-            yield Static(Text(f"What to do: {todo}"), id="failure-hint")
+            yield Static(SafeText(what), id="failure-message")  # may quote the media: not markup
+            yield Static(SafeText(f"What to do: {todo}"), id="failure-hint")
             if self.media_present:
                 yield Static(
                     "Remove the media. Nothing from it was imported.", classes="next-action"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +22,7 @@ from station.importing.base import ImportTarget, StepEvent
 from station.workflow import TransferState
 from tui.keys import letter
 from tui.messages import ImportDone, ImportFailed, ImportStep, TargetChecked, WorkProgress
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
 from tui.widgets.scroll_pane import ScrollPane
@@ -138,7 +138,7 @@ class ImportScreen(StepScreen):
 
     def _header(self, what: str) -> None:
         header = self.query_one(StepHeader)
-        header.update(f"Step {header.step} of {header.total} — {what}")
+        header.update(SafeText(f"Step {header.step} of {header.total} — {what}"))
 
     def _start(self, target: ImportTarget) -> None:
         self.choosing = False
@@ -148,7 +148,7 @@ class ImportScreen(StepScreen):
             self.query_one("#import-panel").display = True
             self.query_one(".next-action", Static).update(
                 "Importing. Leave the media in until this step is done.")
-        self.query_one("#target-line", Static).update(Text(f"Target: {target.describe()}"))
+        self.query_one("#target-line", Static).update(SafeText(f"Target: {target.describe()}"))
         self._header(f"Import into {target.name}")
         self.run_import(target)
 
@@ -181,7 +181,7 @@ class ImportScreen(StepScreen):
     def on_import_step(self, message: ImportStep) -> None:
         message.stop()
         self.steps[message.name] = (message.status, message.detail)
-        lines = Text()
+        lines = SafeText()
         for name, (status, detail) in self.steps.items():
             lines.append(f"{_MARKS.get(status, '?')} {name}")
             if detail:
@@ -202,7 +202,7 @@ class ImportScreen(StepScreen):
         hint = error.hint or "call the administrator"
         self.query_one("#import-error").display = True
         self.query_one("#import-error", Static).update(
-            Text(f"✘ The import stopped: {error.message}\nWhat to do: {hint}")
+            SafeText(f"✘ The import stopped: {error.message}\nWhat to do: {hint}")
         )
         can_retry = self.transfer.state is TransferState.APPROVED
         other = ", T to choose another target" if self.choices else ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from station.errors import StationError
 from tui.messages import OverrideAnswered
+from tui.safe_text import SafeText
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -41,7 +41,7 @@ class RollbackOverrideScreen(ModalScreen[bool]):
         problems = verification.problems if verification is not None else ()
         with Vertical(id="override-box", classes="panel"):
             yield Static("Admin override: accept an older release", classes="section-title")
-            yield Static(Text("\n".join(f"✘ {p.message}" for p in problems)), classes="problem")
+            yield Static(SafeText("\n".join(f"✘ {p.message}" for p in problems)), classes="problem")
             yield Static(
                 "Only an admin may accept it, on purpose: your name and reason go into the "
                 "audit log, then every file is verified again.",
@@ -102,7 +102,7 @@ class RollbackOverrideScreen(ModalScreen[bool]):
             self.dismiss(True)
             return
         self.query_one("#override-error", Static).update(
-            Text(f"✘ Not accepted: {message.refusal}"))
+            SafeText(f"✘ Not accepted: {message.refusal}"))
         # As at every sign-in: the form empties and the name has the focus, so a name typed
         # next is never spent as a PIN.
         for field in ("#override-user", "#override-pin"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +21,7 @@ from station.verify.verification import Verification
 from tui.format import local_and_utc, plural
 from tui.keys import letter
 from tui.messages import ReimportConfirmed, VerificationDone, WorkProgress
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader, TransferProgress
 from tui.widgets.scroll_pane import ScrollPane
@@ -121,7 +121,7 @@ class VerifyScreen(StepScreen):
         if len(self.files_done) > len(recent):
             lines.insert(0, f"✔ … {plural(len(self.files_done) - len(recent), 'more file')} "
                             "checked")
-        self.query_one("#files-done", Static).update(Text("\n".join(lines)))
+        self.query_one("#files-done", Static).update(SafeText("\n".join(lines)))
 
     def on_verification_done(self, message: VerificationDone) -> None:
         message.stop()
@@ -135,7 +135,7 @@ class VerifyScreen(StepScreen):
         body = self.query_one("#verify-body", ScrollPane)
         body.mount(VerificationView(verification, id="verdict-view"))
         if self.previous:
-            body.mount(Static(Text("\n".join([
+            body.mount(Static(SafeText("\n".join([
                 f"! Already imported {plural(len(self.previous), 'time')}:",
                 *previous_import_lines(self.previous),
                 "Importing it again needs your confirmation (on record)."])),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -14,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from tui.keys import letter
 from tui.messages import StatusRead
+from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.scroll_pane import ScrollPane
@@ -57,7 +57,7 @@ class WaitingScreen(StepScreen):
         if demo is None:
             hint.display = False
         else:
-            hint.update(Text(demo.hint()))
+            hint.update(SafeText(demo.hint()))
         self.query_one("#status-pane").focus()
         self.action_refresh()
 

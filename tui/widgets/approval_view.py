@@ -11,6 +11,7 @@ from rich.text import Text
 from station.approval import ApprovalState, roles_in_words
 from station.bundle.model import Bundle
 from tui.format import countdown, digest_lines, local_and_utc
+from tui.safe_text import SafeText
 
 SHOWN_IMAGES = 4
 
@@ -26,7 +27,7 @@ def masked_digest_lines(digest: str) -> list[str]:
 
 def subject_text(bundle: Bundle | None, digest: str) -> Text:
     """Bundle name, image references and the (masked) digest: what a signature here means."""
-    text = Text()
+    text = SafeText()
     if bundle is not None and bundle.info is not None:
         info = bundle.info
         text.append("Bundle  ", style="bold")
@@ -51,7 +52,7 @@ def subject_text(bundle: Bundle | None, digest: str) -> Text:
 
 def state_text(state: ApprovalState) -> Text:
     """Who approved and when, how long each approval still counts, and what expired."""
-    text = Text()
+    text = SafeText()
     minutes = state.settings.expiry_seconds / 60
     for approval, left in zip(state.approvals, state.seconds_left, strict=True):
         text.append(f"✔ {approval.order} of 2: ", style="bold")

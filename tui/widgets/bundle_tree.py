@@ -23,6 +23,7 @@ from station.bundle.model import (
 )
 from station.progress import format_size
 from tui.format import digest_lines, local_and_utc, plural, short_digest
+from tui.safe_text import SafeText
 from tui.widgets.scroll_pane import show_scroll_cue
 
 _SECTIONS: tuple[tuple[str, tuple[ItemKind, ...]], ...] = (
@@ -60,7 +61,7 @@ class BundleTree(Tree[object]):
     """A read-only tree of the bundle; node data is the model object the detail pane shows."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(Text("Bundle"), id=id)
+        super().__init__(SafeText("Bundle"), id=id)
         self.show_root = True
 
     def on_mount(self) -> None:
@@ -73,44 +74,44 @@ class BundleTree(Tree[object]):
         """Replace the tree with this bundle's contents, sections expanded."""
         self.clear()
         title = bundle.info.name if bundle.info is not None else bundle.manifest_name
-        self.root.set_label(Text(f"Bundle {title} ({_count(len(bundle.entries), 'file')})"))
+        self.root.set_label(SafeText(f"Bundle {title} ({_count(len(bundle.entries), 'file')})"))
         self.root.data = bundle
         for section, kinds in _SECTIONS:
             items = [item for item in bundle.items if item.kind in kinds]
             if not items:
                 continue
-            node = self.root.add(Text(f"{section} ({len(items)})"), expand=True)
+            node = self.root.add(SafeText(f"{section} ({len(items)})"), expand=True)
             for item in items:
                 self._add_item(node, item)
         findings = [*bundle.problems, *bundle.warnings]
         if findings:
-            node = self.root.add(Text(f"Problems and warnings ({len(findings)})"), expand=True)
+            node = self.root.add(SafeText(f"Problems and warnings ({len(findings)})"), expand=True)
             for finding in findings:
-                node.add_leaf(Text(finding.message), data=finding)
+                node.add_leaf(SafeText(finding.message), data=finding)
         self.root.expand()
 
     def _add_item(self, parent: TreeNode[object], item: Item) -> None:
         if item.kind in (ItemKind.IMAGE_ARCHIVE, ItemKind.OCI_LAYOUT):
-            node = parent.add(Text(f"{item.path}  {_size(item.size)}"), data=item, expand=True)
+            node = parent.add(SafeText(f"{item.path}  {_size(item.size)}"), data=item, expand=True)
             for image in item.images:
                 self._add_image(node, image)
             if not item.images:
-                node.add_leaf(Text("no image found in it"), data=item)
+                node.add_leaf(SafeText("no image found in it"), data=item)
         else:
-            parent.add_leaf(Text(f"{item.path}  {_size(item.size)}"), data=item)
+            parent.add_leaf(SafeText(f"{item.path}  {_size(item.size)}"), data=item)
 
     def _add_image(self, parent: TreeNode[object], image: ImageInfo) -> None:
         tags = ", ".join(image.references) or "(untagged)"
-        node = parent.add(Text(f"{tags}  {format_size(image.total_size)}"), data=image,
+        node = parent.add(SafeText(f"{tags}  {format_size(image.total_size)}"), data=image,
                           expand=True)
-        node.add_leaf(Text(f"platform {image.platform}"), data=image)
+        node.add_leaf(SafeText(f"platform {image.platform}"), data=image)
         layer_bytes = sum(layer.size for layer in image.layers)
         layers = node.add(
-            Text(f"{_count(len(image.layers), 'layer')}, {format_size(layer_bytes)}"),
+            SafeText(f"{_count(len(image.layers), 'layer')}, {format_size(layer_bytes)}"),
             data=image,
         )
         for layer in image.layers:
-            layers.add_leaf(Text(f"{short_digest(layer.digest)}  {format_size(layer.size)}"),
+            layers.add_leaf(SafeText(f"{short_digest(layer.digest)}  {format_size(layer.size)}"),
                             data=layer)
 
 
@@ -165,4 +166,4 @@ def describe(thing: object) -> Text:
         lines += [thing.message, f"Code: {thing.code}"]
         if thing.path:
             lines.append(f"File: {thing.path}")
-    return Text("\n".join(lines))
+    return SafeText("\n".join(lines))

@@ -7,7 +7,6 @@ from the media: it is shown as `Text` (never markup), already escaped by the cor
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
@@ -23,6 +22,7 @@ from station.bundle.summaries import (
     title,
     worst,
 )
+from tui.safe_text import SafeText
 
 SHOWN_NAMES = 10
 
@@ -33,12 +33,12 @@ class ReportSummary(Vertical):
     DEFAULT_CLASSES = "report-summary"
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"What it says ({UNVERIFIED}):"), classes="summary-label")
-        yield Static(Text(""), classes="summary-title")
+        yield Static(SafeText(f"What it says ({UNVERIFIED}):"), classes="summary-label")
+        yield Static(SafeText(""), classes="summary-title")
         with Horizontal(classes="severities"):  # one line, so it fits the pane at 80x24
             for severity in SEVERITY_ORDER:
-                yield Static(Text(""), classes=f"severity -{severity.lower()}")
-        yield Static(Text(""), classes="summary-detail")
+                yield Static(SafeText(""), classes=f"severity -{severity.lower()}")
+        yield Static(SafeText(""), classes="summary-detail")
 
     def hide(self) -> None:
         self.remove_class("-shown")
@@ -70,14 +70,14 @@ class ReportSummary(Vertical):
     ) -> None:
         self.add_class("-shown")
         heading_widget = self.query_one(".summary-title", Static)
-        heading_widget.update(Text(heading))
+        heading_widget.update(SafeText(heading))
         heading_widget.set_class(problem, "problem")
         self.query_one(".severities").display = severities is not None
         for severity in SEVERITY_ORDER:
             count = (severities or {}).get(severity, 0)
             cell = self.query_one(f".severity.-{severity.lower()}", Static)
-            cell.update(Text(f"{severity} {count}"))
+            cell.update(SafeText(f"{severity} {count}"))
             cell.set_class(count == 0, "-none")
         detail_widget = self.query_one(".summary-detail", Static)
         detail_widget.display = bool(detail)
-        detail_widget.update(Text(detail))
+        detail_widget.update(SafeText(detail))

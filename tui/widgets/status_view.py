@@ -8,11 +8,12 @@ from textual.widgets import Static
 from station.progress import format_size
 from station.station import StationStatus
 from tui.format import local_and_utc, plural, short_digest
+from tui.safe_text import SafeText
 
 
 def status_text(status: StationStatus) -> Text:
     """Plain lines with a ✔/✘ word for each thing that can be wrong."""
-    text = Text()
+    text = SafeText()
     text.append("Station status\n", style="bold")
     text.append(f"Free space: staging {format_size(status.staging_free)}, "
                 f"store {format_size(status.store_free)}\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from tui.safe_text import SafeText
+
 STEP_COUNT = 6
 """Insert, contents, verify, approve, import, done."""
 
@@ -16,4 +18,4 @@ class StepHeader(Static):
         self.what = what
         self.total = total
         text = f"Step {step} of {total} — {what}" if step else what
-        super().__init__(text, classes="step-header")
+        super().__init__(SafeText(text), classes="step-header")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,6 +17,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from station.importing.base import ImportTarget
+from tui.safe_text import SafeText
 
 
 class TargetRow(Static):
@@ -63,7 +63,7 @@ class TargetRow(Static):
             state = "✔ ready        "
         else:
             state = "✘ NOT REACHABLE"
-        line = Text(f"{cursor}{state}  ")
+        line = SafeText(f"{cursor}{state}  ")
         line.append(self.target.name, style="bold")
         line.append(f" — {self.target.describe()}")
         if self.checked and self.problem is not None:

@@ -15,6 +15,7 @@ from station.bundle.model import Finding
 from station.progress import format_size
 from station.verify.signatures import SignatureCheck
 from station.verify.verification import Verification
+from tui.safe_text import SafeText
 from tui.widgets.digest_view import DigestView
 from tui.widgets.verdict_badge import VerdictBadge
 
@@ -23,7 +24,7 @@ def signature_line(check: SignatureCheck) -> Text:
     """`✔ valid  demo-release  (minisign, key 1A2B…)`, or `✘ NOT VALID …` with the reason."""
     mark = "✔ valid    " if check.valid else "✘ NOT VALID"
     signer = check.signer or "unknown signer"
-    line = Text(f"{mark}  {signer}  ({check.scheme}, key {check.fingerprint or '-'})")
+    line = SafeText(f"{mark}  {signer}  ({check.scheme}, key {check.fingerprint or '-'})")
     line.append(f"  {check.file}" if check.valid else f"\n             why: {check.reason}")
     line.stylize("bold" if check.valid else "bold reverse", 0, len(mark))
     return line
@@ -57,15 +58,15 @@ class VerificationView(Vertical):
             for check in result.signatures:
                 yield Static(signature_line(check), classes="signature-line")
         else:
-            yield Static(Text("✘ no signature found"), classes="signature-line")
+            yield Static(SafeText("✘ no signature found"), classes="signature-line")
         if result.problems:
             yield Static(f"Problems ({len(result.problems)})", classes="section-title")
             for finding in result.problems:
-                yield Static(Text(f"✘ {_where(finding)}{finding.message}"), classes="problem")
+                yield Static(SafeText(f"✘ {_where(finding)}{finding.message}"), classes="problem")
         if result.warnings:
             yield Static(f"Warnings ({len(result.warnings)})", classes="section-title")
             for finding in result.warnings:
-                yield Static(Text(f"! {_where(finding)}{finding.message}"), classes="warning")
+                yield Static(SafeText(f"! {_where(finding)}{finding.message}"), classes="warning")
         yield DigestView(result.bundle_digest, id="bundle-digest")
 
 
