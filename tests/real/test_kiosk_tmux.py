@@ -132,7 +132,7 @@ def test_demo_transfer_and_rejection_in_a_real_terminal(terminal: tuple[Terminal
     term.keys("u")
     term.wait_for("Step 1 of 6 — Insert transfer media")
     term.keys("n")
-    term.wait_for("Step 2 of 6")
+    term.wait_for("press V to verify")  # the bundle is read: V does something now
     term.keys("v")
     screen = term.wait_for("✘ REJECTED")
     assert "files/transfer-request.txt does not match its checksum" in screen
