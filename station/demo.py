@@ -2,10 +2,12 @@
 
 `station-kiosk --demo` shows a newcomer a complete transfer with nothing else installed:
 a trust store holding one demo minisign key, demo operator accounts, the embedded store as
-import target, and two bundles that `DemoFeed` drops into a watched media folder one at a
-time: a genuine one (a real small OCI image, an SBOM, a file, signed) and a tampered copy
-(one byte of the file changed after signing). Beside them, the transfer request form the
-operators would hold on paper, carrying the bundle digest the second approver types from.
+import target, a one-record vulnerability database (so the verdict shows the station's own
+scan finding the demo image's outdated package), and two bundles that `DemoFeed` drops into
+a watched media folder one at a time: a genuine one (a real small OCI image, an SBOM, a
+file, signed) and a tampered copy (one byte of the file changed after signing). Beside them,
+the transfer request form the operators would hold on paper, carrying the bundle digest the
+second approver types from.
 No UI here: the kiosk and the tests share it.
 """
 
@@ -17,6 +19,7 @@ import os
 import shutil
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +52,25 @@ expiry_seconds = 900
 """
 
 REQUEST_FORM_NAME = "transfer-request-form.txt"
+
+_DEMO_PACKAGE = {
+    "usr/lib/python3/dist-packages/demo_greeter-1.0.dist-info/METADATA":
+        b"Metadata-Version: 2.1\nName: demo-greeter\nVersion: 1.0\n",
+}
+"""An outdated Python package in the demo image, for the demo database's one record."""
+
+_DEMO_RECORD = {
+    "schema_version": "1.4.0",
+    "id": "DEMO-2026-0001",
+    "modified": DEMO_CREATED,
+    "published": DEMO_CREATED,
+    "summary": "demo-greeter before 1.1 greets too loudly (a made-up record for the demo)",
+    "affected": [{
+        "package": {"ecosystem": "PyPI", "name": "demo-greeter"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1"}]}],
+    }],
+    "database_specific": {"severity": "MODERATE"},
+}
 
 _README = b"""Transfer request TR-2026-0042
 Image registry.example.org/ops/hello:1.0 for the ops cluster, with its SBOM.
@@ -103,6 +125,7 @@ def build_demo_home(root: Path, *, key_seed: bytes | None = None) -> DemoHome:
     operators = OperatorStore(home / "operators.toml")
     for name, role, pin in DEMO_OPERATORS:
         operators.add(name, role, pin)
+    _install_demo_database(home, work)
 
     genuine = root / "prepared" / "TRANSFER-0042"
     _build_genuine(genuine, secret, work)
@@ -140,7 +163,7 @@ def _build_genuine(out: Path, secret_key: Path, work: Path) -> None:
     build_oci_layout(
         layout,
         DEMO_IMAGE,
-        {"hello.txt": b"hello from the other side of the air gap\n"},
+        {"hello.txt": b"hello from the other side of the air gap\n", **_DEMO_PACKAGE},
         labels={"org.opencontainers.image.title": "hello"},
         created=DEMO_CREATED,
     )
@@ -162,6 +185,16 @@ def _build_genuine(out: Path, secret_key: Path, work: Path) -> None:
         kinds={readme: ItemKind.FILE, sbom: ItemKind.SBOM},
         created=DEMO_CREATED,
     )
+
+
+def _install_demo_database(home: Path, work: Path) -> None:
+    """The OSV export a real station would receive in a bundle, here installed by hand."""
+    from station.scan.vulndb import VulnDB
+
+    export = work / "demo-osv.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr(f"{_DEMO_RECORD['id']}.json", json.dumps(_DEMO_RECORD))
+    VulnDB(home).install(export, bundle_digest="")
 
 
 def _request_form(digest: str) -> str:

@@ -26,6 +26,11 @@ def _unsafe(ch: str) -> bool:
     return unicodedata.category(ch) in _UNSAFE_CATEGORIES
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 record`, `2 records`: never "(1 records)"."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
+
+
 def printable(text: str) -> str:
     """One line of text from the media, every unsafe character escaped (newlines too)."""
     if text.isprintable():

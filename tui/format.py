@@ -8,11 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from station.progress import Progress, format_duration, format_size
+from station.text import plural
 
-
-def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """`1 record`, `2 records`: never "(1 records)"."""
-    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
+__all__ = ["plural"]  # the screens import it from here with the other formatting helpers
 
 
 def parse_time(value: str | datetime) -> datetime | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from station.bundle.model import Bundle, Finding
 from station.progress import format_size
+from station.verify.check_report import check_lines
 from station.verify.verification import Verification
 
 if TYPE_CHECKING:  # `station verify` starts faster without the report readers
@@ -74,6 +75,10 @@ def render_verification(bundle: Bundle, verification: Verification) -> str:
     for item in verification.items:
         if not item.ok:
             lines.append(f"  - {item.problem}")
+    checked = check_lines(verification.checks)
+    if checked:
+        lines.append("Content checks:")
+        lines += [f"  {text}" for text, _ in checked]
     lines += _findings("Problems", verification.problems)
     lines += _findings("Warnings", verification.warnings)
     return "\n".join(lines)

@@ -12,15 +12,17 @@ a refusal.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from station.bundle.model import Finding
-from station.bundle.reports import Waivers, read_documents
+from station.bundle.reports import Document, ScanSummary, Waivers, read_documents
 from station.bundle.safety import read_media_file
 from station.config import StationConfig
 from station.errors import StationError
 from station.progress import ProgressCallback
+from station.references import ReferenceError, normalise
 from station.scan.policy import ScanPolicy, scan_findings
 from station.scan.scanner import scan_layout
 from station.scan.vulndb import VulnDB
@@ -40,19 +42,43 @@ def carries_database(staged: StagedBundle) -> bool:
     )
 
 
-def _waivers(staged: StagedBundle) -> list[Any]:
+def _documents(staged: StagedBundle) -> list[Document]:
+    """The verified reports, SBOMs and waiver lists the bundle carries."""
     root = staged.files_root
     if root is None:
         return []
+
     def read(path: str) -> bytes:
         return read_media_file(root, path, max_size=MAX_WAIVER_BYTES)
 
     documents, _ = read_documents(staged.items, read)
-    return [waiver for doc in documents if isinstance(doc, Waivers) for waiver in doc.waivers]
+    return documents
 
 
-def summary(report_json: dict[str, Any]) -> dict[str, Any]:
-    """The scan's outcome in the size an audit record and a receipt can carry."""
+def _about(report: ScanSummary, reference: str | None, config_digest: str | None) -> bool:
+    """Whether a carried report is about this image: same name (normalised) or same ID."""
+    artifact = report.artifact.strip()
+    if not artifact:
+        return False
+    if config_digest and config_digest.removeprefix("sha256:") in artifact:
+        return True
+    try:
+        return reference is not None and normalise(artifact) == reference
+    except ReferenceError:
+        return False
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {severity: n for severity, n in counts.items() if n}
+
+
+def summary(report_json: dict[str, Any], carried: Sequence[ScanSummary] = ()) -> dict[str, Any]:
+    """The scan's outcome in the size an audit record and a receipt can carry.
+
+    Beside each image, the carried reports about it and whether they disagree with the
+    station's own counts: a vendor report that says "no critical" where the station finds
+    one is worth the operators' attention even when the policy lets both through.
+    """
     images = []
     for image in report_json.get("images", []):
         vulns = image.get("vulnerabilities", [])
@@ -62,6 +88,8 @@ def summary(report_json: dict[str, Any]) -> dict[str, Any]:
         order = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
         worst = sorted(vulns, key=lambda v: order.index(v["severity"])
                        if v["severity"] in order else len(order))[:SHOWN_WORST]
+        reports = [r for r in carried
+                   if _about(r, image.get("reference"), image.get("config_digest"))]
         images.append({
             "reference": image.get("reference"),
             "config_digest": image.get("config_digest"),
@@ -70,6 +98,9 @@ def summary(report_json: dict[str, Any]) -> dict[str, Any]:
             "worst": [{"id": v["id"], "package": v["package"], "installed": v["installed"],
                        "fixed": v["fixed"], "severity": v["severity"]} for v in worst],
             "problems": len(image.get("problems", [])),
+            "carried": [{"path": r.path, "tool": r.tool, "counts": _nonzero(r.counts)}
+                        for r in reports],
+            "disagrees": any(_nonzero(r.counts) != counts for r in reports),
         })
     return {"db": report_json.get("db"), "images": images}
 
@@ -110,9 +141,13 @@ class VulnerabilityCheck:
         except StationError as exc:
             problem = Finding("scan-incomplete", f"the station's scan could not run: {exc}")
             return CheckResult(NAME, problems=(problem,), summary={"error": exc.message})
+        documents = _documents(staged)
+        waivers = [w for doc in documents if isinstance(doc, Waivers) for w in doc.waivers]
+        carried = [doc for doc in documents if isinstance(doc, ScanSummary)]
         findings = scan_findings(report, max_severity=self.policy.max_severity,
-                                 waivers=_waivers(staged), max_db_age_days=max_age, now=now)
-        return CheckResult(NAME, problems=tuple(findings), summary=summary(report.to_json()))
+                                 waivers=waivers, max_db_age_days=max_age, now=now)
+        return CheckResult(NAME, problems=tuple(findings),
+                           summary=summary(report.to_json(), carried))
 
 
 def checks_for(config: StationConfig) -> list[StagedCheck]:

@@ -58,8 +58,8 @@ async def test_full_transfer_of_a_genuine_bundle(demo: DemoHome) -> None:
         await insert_and_read(pilot, feed, demo.media[0])
         labels = list(_labels(app.screen.query_one(BundleTree).root))
         assert "Images (1)" in labels and "SBOMs (1)" in labels and "Files (1)" in labels
-        assert f"{DEMO_IMAGE}  461 B" in labels, "the image with its whole size"
-        assert "1 layer, 133 B" in labels, "the layers line counts the layers' bytes only"
+        assert f"{DEMO_IMAGE}  626 B" in labels, "the image with its whole size"
+        assert "1 layer, 298 B" in labels, "the layers line counts the layers' bytes only"
         assert "platform linux/amd64" in labels
 
         await verify_now(pilot)

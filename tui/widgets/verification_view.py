@@ -1,7 +1,8 @@
 """The verdict of a verification, complete enough to decide on and to read aloud.
 
-Signatures with signer, fingerprint, scheme and valid-or-why; every problem and warning;
-the bundle digest in groups of four. Text from the media is shown as plain `Text`.
+Signatures with signer, fingerprint, scheme and valid-or-why; what the station's own
+malware and vulnerability scans found; every problem and warning; the bundle digest in
+groups of four. Text from the media is shown as plain `Text`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from textual.widgets import Static
 
 from station.bundle.model import Finding
 from station.progress import format_size
+from station.verify.check_report import check_lines
 from station.verify.signatures import SignatureCheck
 from station.verify.verification import Verification
 from tui.safe_text import SafeText
@@ -59,6 +61,11 @@ class VerificationView(Vertical):
                 yield Static(signature_line(check), classes="signature-line")
         else:
             yield Static(SafeText("✘ no signature found"), classes="signature-line")
+        checked = check_lines(result.checks)
+        if checked:
+            yield Static("Content checks", classes="section-title")
+            for text, style in checked:
+                yield Static(SafeText(text), classes=f"check-line {style}")
         if result.problems:
             yield Static(f"Problems ({len(result.problems)})", classes="section-title")
             for finding in result.problems:
