@@ -78,7 +78,7 @@ def _skopeo_archives() -> dict[str, bytes]:
     if shutil.which("skopeo") is None:
         print("skopeo is not installed: no seeds written by skopeo", file=sys.stderr)
         return {}
-    from station.imagebuild import build_oci_layout
+    from station.publish.imagebuild import build_oci_layout
 
     found: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as folder:

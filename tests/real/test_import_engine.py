@@ -29,6 +29,7 @@ from tests.importing_builders import (
     big_docker_archive,
     docker_archive,
     oci_archive,
+    oci_layout,
     stage,
 )
 from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd
@@ -259,3 +260,25 @@ def test_an_engine_killed_while_it_loads_is_a_target_error_and_a_retry_reconcile
     finally:
         own.stop()
         shutil.rmtree(own.root, ignore_errors=True)
+
+
+def test_media_changed_after_verification_still_loads_the_verified_bytes(
+    dockerd: Dockerd, client: docker.DockerClient, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(media)
+    images = [i for entry in staged.images for i in entry.images]
+    _forget(client, *(i.config_digest for i in images))
+    for image in images:  # the stick changes after the verdict; nobody reads it now
+        for layer in image.layers:
+            blob = media / "layout" / "blobs" / "sha256" / layer.digest.removeprefix("sha256:")
+            blob.write_bytes(b"swapped after verification")
+    target = _engine(dockerd, tmp_path)
+
+    target.run(target.plan(staged))
+
+    for image in images:  # the engine checks every layer against the config it loads
+        assert client.images.get(image.config_digest).id == image.config_digest
+        saved = b"".join(client.images.get(image.config_digest).save())
+        assert b"swapped after verification" not in saved

@@ -208,3 +208,28 @@ def test_https_with_a_ca_file_and_a_login_from_the_station_config(tmp_path: Path
         assert "does not answer" in (no_ca.check() or "")
     finally:
         server.stop()
+
+
+def test_media_changed_after_verification_still_pushes_the_verified_bytes(
+    registry: Registry, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    staged = stage(media)
+    db = next(i for i in staged.images if i.references == (DB,)).images[0]
+    for layer in db.layers:  # the stick changes after the verdict; nobody reads it now
+        blob = media / "layout" / "blobs" / "sha256" / layer.digest.removeprefix("sha256:")
+        blob.write_bytes(b"swapped after verification")
+    target = _target(registry.url, tmp_path)
+
+    receipt = target.run(target.plan(staged))
+
+    pushed = next(i for i in receipt.images if i.config_digest == db.config_digest)
+    assert pushed.manifest_digest == db.manifest_digest
+    copy = tmp_path / "copy"
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false",
+                    f"docker://{pushed.references[0]}", f"oci:{copy}:x"],
+                   check=True, capture_output=True)
+    for layer in db.layers:  # what the registry serves is the verified layer, byte for byte
+        served = copy / "blobs" / "sha256" / layer.digest.removeprefix("sha256:")
+        assert hashlib.sha256(served.read_bytes()).hexdigest() == served.name
