@@ -35,8 +35,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from station.bundle import strict_json
 from station.bundle.compression import MAGIC_BYTES, Compression, Decompressed, detect
 from station.bundle.members import Blob, FileSource, Members, wants_bytes
@@ -143,24 +141,6 @@ def _split_package(root: Path, base: str, top: Sequence[str], limits: Limits) ->
 # -- zarf.yaml and checksums.txt ---------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """YAML with no duplicate keys (Go's YAML decoders would keep the last; refuse instead)."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
-                                                    key_node.start_mark)
-        seen.add(key)
-    return dict(loader.construct_mapping(node))
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 @dataclass(frozen=True)
 class ZarfManifest:
     """What the station reads from zarf.yaml."""
@@ -175,9 +155,11 @@ def parse_manifest(data: bytes) -> ZarfManifest:
     """zarf.yaml, strictly: a ZarfPackageConfig with build.aggregateChecksum."""
     if len(data) > 16 * 1024 * 1024:
         raise BundleError(f"{MANIFEST} is too large")
+    from station.bundle.strict_yaml import YAMLError, load_strict  # only for Zarf packages
+
     try:
-        doc = yaml.load(data.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        doc = load_strict(data.decode("utf-8"))
+    except (UnicodeDecodeError, YAMLError) as exc:
         raise BundleError(f"{MANIFEST} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or doc.get("kind") != "ZarfPackageConfig":
         raise BundleError(f"{MANIFEST} is not a Zarf package definition (kind "

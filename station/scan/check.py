@@ -24,7 +24,6 @@ from station.errors import StationError
 from station.progress import ProgressCallback
 from station.references import ReferenceError, normalise
 from station.scan.policy import ScanPolicy, scan_findings
-from station.scan.scanner import scan_layout
 from station.scan.vulndb import VulnDB
 from station.verify.checks import CheckResult, StagedCheck
 from station.verify.staged import StagedBundle
@@ -135,6 +134,8 @@ class VulnerabilityCheck:
             warning = Finding("vulndb-missing", "no vulnerability database is installed: the "
                               "station did not scan the images itself")
             return CheckResult(NAME, warnings=(warning,), summary={"skipped": warning.message})
+        from station.scan.scanner import scan_layout  # only when there is something to scan
+
         try:
             report = scan_layout(staged.layout, None, self.db, on_progress=on_progress,
                                  cancel=cancel, now=now)

@@ -26,12 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from station.bundle.model import Finding
 from station.bundle.reports import ScanSummary, Vulnerability, Waiver, Waivers, severity_findings
 from station.config import StationConfig
-from station.scan.matching import VulnerabilityMatch
-from station.scan.report import ScanReport
+
+if TYPE_CHECKING:  # annotations only: `station verify` starts without the matchers
+    from station.scan.matching import VulnerabilityMatch
+    from station.scan.report import ScanReport
 
 TOOL = "transfer-station"
 

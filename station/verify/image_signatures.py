@@ -29,9 +29,8 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -48,11 +47,14 @@ from station.verify.blobstore import BlobStore
 from station.verify.staged import StagedImage
 from station.verify.trust import TrustedKey, TrustStore
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 SIGSTORE_ROOT = "sigstore-root"
 IN_TOTO = "application/vnd.in-toto+json"
 # Fulcio's certificate extensions naming the OIDC issuer (v2 is DER UTF8String, v1 raw).
-_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
-_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"  # Fulcio's OIDs of the OIDC issuer (v2, then v1)
+_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
 
 
 @dataclass(frozen=True)
@@ -305,10 +307,12 @@ def _pae(payload_type: str, payload: bytes) -> bytes:
 
 def certificate_identity(certificate: x509.Certificate) -> Identity:
     """The OIDC issuer and subject (SAN e-mail or URI) a Fulcio certificate carries."""
+    from cryptography import x509  # keyless signatures only: verify starts faster without it
+
     issuer = ""
     for oid in (_ISSUER_V2, _ISSUER_V1):
         try:
-            raw = certificate.extensions.get_extension_for_oid(oid).value
+            raw = certificate.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid)).value
         except x509.ExtensionNotFound:
             continue
         value = raw.value if isinstance(raw, x509.UnrecognizedExtension) else b""
