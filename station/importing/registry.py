@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from station.bundle.model import Descriptor
+from station.bundle.oci_json import OCI_MANIFEST
 from station.config import RegistryTargetSection
 from station.errors import StationError
 from station.importing.base import (
@@ -125,6 +127,7 @@ class RegistryTarget:
         self.home = home
         self.retag_rules = retag_rules
         self._staged: StagedBundle | None = None
+        self._by_digest: set[str] = set()  # artifacts pushed by digest, not by tag
 
     def describe(self) -> str:
         scheme = "https" if self.settings.tls else "http"
@@ -191,11 +194,24 @@ class RegistryTarget:
         reason = self.check()
         if reason is not None:
             raise ImportFailed(reason, hint="start the registry or check its URL, then retry")
-        # skopeo 1.9 refuses to push an OCI referrers index unchanged (--preserve-digests):
-        # Sigstore bundle referrers stay in the store; cosign `.sig` images are pushed.
-        pushable = tuple(entry for entry in staged.signatures if not entry.is_index)
+        pushable = tuple(entry if not entry.is_index else self._referrer(staged, entry)
+                         for entry in staged.signatures)
         return make_plan(self.name, replace(staged, signatures=pushable), self.home,
                          self._describe, signatures=True)
+
+    def _referrer(self, staged: StagedBundle, entry: StagedImage) -> StagedImage:
+        """The Sigstore bundle a referrers index lists, to be pushed by its digest.
+
+        An OCI 1.1 registry finds it through its `subject` (the referrers API). The index the
+        station keeps under the fallback tag `sha256-<hex>` is not pushed: Debian's skopeo 1.9
+        refuses to copy an index with `--preserve-digests`, and a rewritten one would not be
+        the verified bytes.
+        """
+        artifact = entry.blobs[1]
+        size = staged.blob_path(artifact).stat().st_size
+        self._by_digest.add(artifact)
+        return replace(entry, descriptor=Descriptor(OCI_MANIFEST, artifact, size),
+                       blobs=entry.blobs[1:])
 
     def _describe(self, image: StagedImage) -> str:
         names = self._destinations(image)
@@ -210,6 +226,8 @@ class RegistryTarget:
         names = []
         for reference in image.references:
             name = self.settings.destination(retag(reference, self.retag_rules))
+            if name is not None and image.descriptor.digest in self._by_digest:
+                name = f"{name.rsplit(':', 1)[0]}@{image.descriptor.digest}"
             if name is not None and name not in names:
                 names.append(name)
         return names
@@ -306,7 +324,7 @@ class RegistryTarget:
 
     def _check_pushed(self, name: str, digest: str, folder: Path,
                       cancel: threading.Event | None) -> None:
-        repository = name.rsplit(":", 1)[0]
+        repository = name.split("@", 1)[0] if "@" in name else name.rsplit(":", 1)[0]
         found = self._present(name, folder, cancel)
         by_digest = self._inspect_raw(f"{repository}@{digest}", folder, cancel)
         actual = "sha256:" + hashlib.sha256(by_digest).hexdigest()

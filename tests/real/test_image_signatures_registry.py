@@ -5,6 +5,7 @@ controllers look for them."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -67,7 +68,12 @@ def test_signatures_are_pushed_beside_the_image(registry: Registry, tmp_path: Pa
     hexdigest = image.manifest_digest.removeprefix("sha256:")
     (sig_tag,) = [ref for ref in pushed if ref.endswith(f":sha256-{hexdigest}.sig")]
     assert "sha256:" + hashlib.sha256(_raw(sig_tag)).hexdigest() == cosign_sig
-    # Debian's skopeo 1.9 cannot push a referrers index unchanged: the Sigstore bundle
-    # referrer stays in the store (tests/test_sigstore_bundles.py) and is not pushed.
+    # The Sigstore bundle goes by its digest, byte for byte, beside the image it names as its
+    # subject (an OCI 1.1 registry lists it as a referrer). The fallback referrers tag is not
+    # written: Debian's skopeo 1.9 cannot push an index unchanged.
+    (by_digest,) = [ref for ref in pushed if ref.endswith(f"@{referrer}")]
+    assert by_digest.startswith(f"{registry.address}/acme/app@")
+    raw = _raw(by_digest)
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == referrer
+    assert json.loads(raw)["subject"]["digest"] == image.manifest_digest
     assert not any(ref.endswith(f":sha256-{hexdigest}") for ref in pushed)
-    assert referrer not in pushed.values()
