@@ -36,6 +36,7 @@ from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.scroll_pane import ScrollPane
 from tui.widgets.status_view import StationStatusView
+from tui.widgets.steady_input import SteadyInput
 
 __all__ = ["AdminLoginScreen", "AdminScreen", "AuditScreen"]
 
@@ -54,10 +55,11 @@ class AdminLoginScreen(ModalScreen[str | None]):
             yield Static("Admin sign-in", classes="section-title")
             with Horizontal(classes="form-row"):
                 yield Label("Admin name", classes="form-label")
-                yield Input(id="admin-user", compact=True)
+                yield SteadyInput(id="admin-user", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Admin PIN", classes="form-label")
-                yield Input(id="admin-pin", password=True, placeholder="not shown", compact=True)
+                yield SteadyInput(id="admin-pin", password=True, placeholder="not shown",
+                                  compact=True)
             yield Static("", id="login-error", classes="problem")
         yield Footer()
 

@@ -27,6 +27,7 @@ from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.approval_view import prompt_text, state_text, subject_text
 from tui.widgets.scroll_pane import ScrollPane
+from tui.widgets.steady_input import SteadyInput
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -70,14 +71,14 @@ class ApproveScreen(StepScreen):
             with Vertical(id="approve-form"):
                 with Horizontal(classes="form-row"):
                     yield Label("Operator name", classes="form-label")
-                    yield Input(id="username", placeholder="your operator name", compact=True)
+                    yield SteadyInput(id="username", placeholder="your operator name", compact=True)
                 with Horizontal(classes="form-row"):
                     yield Label("PIN or passphrase", classes="form-label")
-                    yield Input(id="secret", password=True, placeholder="not shown",
+                    yield SteadyInput(id="secret", password=True, placeholder="not shown",
                                 compact=True)
                 with Horizontal(classes="form-row", id="suffix-row"):
                     yield Label("Last 8 of the digest", classes="form-label")
-                    yield Input(id="suffix", max_length=16, restrict=HEX_ONLY, compact=True,
+                    yield SteadyInput(id="suffix", max_length=16, restrict=HEX_ONLY, compact=True,
                                 placeholder="from the request form: 0-9 a-f")
             yield Static("", id="approve-error", classes="problem")
         yield Static("", classes="next-action")

@@ -25,6 +25,7 @@ from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
 from tui.widgets.scroll_pane import ScrollPane, show_scroll_cue
+from tui.widgets.steady_input import SteadyInput
 
 SHOWN = 500
 """Newest matching records shown; the filters reach every record."""
@@ -78,9 +79,9 @@ class AuditScreen(StepScreen):
         yield Static("Checking the hash chain…", id="chain")
         with Horizontal(id="audit-filters"):
             yield Label("Operator", classes="filter-label")
-            yield Input(id="filter-operator", placeholder="any", compact=True)
+            yield SteadyInput(id="filter-operator", placeholder="any", compact=True)
             yield Label("Bundle", classes="filter-label")
-            yield Input(id="filter-bundle", placeholder="name or digest", compact=True)
+            yield SteadyInput(id="filter-bundle", placeholder="name or digest", compact=True)
             yield Label("Kind", classes="filter-label")
             yield Select([(kind, kind) for kind in KINDS], id="filter-kind", compact=True,
                          prompt="any")

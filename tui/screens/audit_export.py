@@ -24,6 +24,7 @@ from station.media.events import DeviceInfo
 from tui.safe_text import SafeText
 from tui.screens.base import StepScreen
 from tui.widgets import StepHeader
+from tui.widgets.steady_input import SteadyInput
 
 
 class AuditExportScreen(StepScreen):
@@ -66,7 +67,7 @@ class AuditExportScreen(StepScreen):
             with Horizontal(classes="form-row"):
                 yield Label("From (UTC day)", classes="form-label")
                 since = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
-                yield Input(since, id="export-since", compact=True)
+                yield SteadyInput(since, id="export-since", compact=True)
             yield Static("USB sticks", classes="section-title")
             yield OptionList(id="export-sticks")
             yield Static("", id="export-result")

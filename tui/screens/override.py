@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from station.errors import StationError
 from tui.messages import OverrideAnswered
 from tui.safe_text import SafeText
+from tui.widgets.steady_input import SteadyInput
 
 if TYPE_CHECKING:
     from station.workflow import Transfer
@@ -49,14 +50,14 @@ class RollbackOverrideScreen(ModalScreen[bool]):
             )
             with Horizontal(classes="form-row"):
                 yield Label("Admin name", classes="form-label")
-                yield Input(id="override-user", compact=True)
+                yield SteadyInput(id="override-user", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Admin PIN", classes="form-label")
-                yield Input(id="override-pin", password=True, placeholder="not shown",
+                yield SteadyInput(id="override-pin", password=True, placeholder="not shown",
                             compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Reason (audited)", classes="form-label")
-                yield Input(id="override-reason", placeholder="e.g. vendor re-issued it",
+                yield SteadyInput(id="override-reason", placeholder="e.g. vendor re-issued it",
                             compact=True)
             yield Static("", id="override-error", classes="problem")
         yield Footer()
