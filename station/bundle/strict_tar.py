@@ -30,7 +30,7 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -94,6 +94,20 @@ class ByteSource(Protocol):
     """Where tar bytes come from: `read(n)` gives at most n bytes, empty only at the end."""
 
     def read(self, size: int, /) -> bytes | memoryview: ...
+
+
+class Prefixed:
+    """A source that gives back bytes already read (to tell what the stream is) first."""
+
+    def __init__(self, head: bytes, read_rest: Callable[[int], bytes | memoryview]) -> None:
+        self._head = head
+        self._read_rest = read_rest
+
+    def read(self, size: int, /) -> bytes | memoryview:
+        if self._head:
+            chunk, self._head = self._head[:size], self._head[size:]
+            return chunk
+        return self._read_rest(size)
 
 
 class Skipping(Protocol):

@@ -51,7 +51,7 @@ from station.bundle.model import (
 )
 from station.bundle.oci_json import CONTAINERD_NAME, REF_NAME
 from station.bundle.safety import check_relative_path, describe_name, open_media_file
-from station.bundle.strict_tar import ByteSource, Profile, StrictTarReader
+from station.bundle.strict_tar import ByteSource, Prefixed, Profile, StrictTarReader
 from station.config import Limits
 from station.errors import BundleError, UnsafePathError
 
@@ -435,7 +435,7 @@ def open_zarf(root: Path, package: PackageFiles, limits: Limits) -> Bundle:
     source = PartsSource(root, package.parts, limits)
     try:
         head = source.read(MAGIC_BYTES)
-        stream = opened(_Prefixed(head, source), head, label, limits)
+        stream = opened(Prefixed(head, source.read), head, label, limits)
         members = read_members(stream, label=label, limits=limits, on_file=keep_small)
     except BundleError as exc:
         if package.split_sha256 is not None:  # say which promise broke, if one did
@@ -480,17 +480,3 @@ def open_zarf(root: Path, package: PackageFiles, limits: Limits) -> Bundle:
         problems=tuple(problems), warnings=tuple(warnings),
         package=package, root_identity=(os.stat(root).st_dev, os.stat(root).st_ino),
     )
-
-
-class _Prefixed:
-    """Give back bytes already read, then the rest of the source."""
-
-    def __init__(self, head: bytes, rest: ByteSource) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int, /) -> bytes | memoryview:
-        if self._head:
-            chunk, self._head = self._head[:size], self._head[size:]
-            return chunk
-        return self._rest.read(size)

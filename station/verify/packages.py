@@ -23,7 +23,7 @@ from station.bundle import zarf
 from station.bundle.members import Blob, Members, read_members
 from station.bundle.model import Bundle, Entry, Finding, PackageFiles
 from station.bundle.safety import MediaFile, describe_name, open_media_file
-from station.bundle.strict_tar import StrictTarReader, TarMember
+from station.bundle.strict_tar import Prefixed, StrictTarReader, TarMember
 from station.config import Limits
 from station.errors import BundleError, MediaError, UnsafePathError
 from station.progress import Progress, ProgressCallback
@@ -136,7 +136,7 @@ def hash_package(
     members: Members | None = None
     try:
         head = bytes(parts.read(8))
-        stream = zarf.opened(_Again(head, parts), head, label, limits)
+        stream = zarf.opened(Prefixed(head, parts.read), head, label, limits)
         members = read_members(stream, label=label, limits=limits, on_file=on_file)
         while parts.read(CHUNK):  # bytes after the tar's end count for the split promise
             pass
@@ -254,15 +254,3 @@ def _result(entry: Entry, item: _Found | None, label: str) -> HashResult:
     if role is Role.LAYOUT and inner == "index.json" and kept is not None:
         kept = zarf.name_images(kept)
     return HashResult(entry, item.size, item.sha256, problem, task, None, None, item.blob, kept)
-
-
-class _Again:
-    def __init__(self, head: bytes, rest: _Parts) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int, /) -> bytes | memoryview:
-        if self._head:
-            chunk, self._head = self._head[:size], self._head[size:]
-            return chunk
-        return self._rest.read(size)

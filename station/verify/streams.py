@@ -30,7 +30,14 @@ from station.bundle.contents import is_tar_header
 from station.bundle.members import Blob, Members, read_members, wants_bytes
 from station.bundle.oci_json import blob_path
 from station.bundle.safety import MediaFile, describe_name
-from station.bundle.strict_tar import BLOCK, Profile, StrictTarReader, TarError, TarMember
+from station.bundle.strict_tar import (
+    BLOCK,
+    Prefixed,
+    Profile,
+    StrictTarReader,
+    TarError,
+    TarMember,
+)
 from station.config import Limits
 from station.errors import BundleError, Cancelled, MediaError
 from station.verify.blobstore import BlobStore
@@ -147,20 +154,6 @@ class MediaStream:
         return self.hash.hexdigest()
 
 
-class _Peeked:
-    """A pull source that gives back some already-read bytes first."""
-
-    def __init__(self, head: bytes, rest: Callable[[int], bytes | memoryview]) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int, /) -> bytes | memoryview:
-        if self._head:
-            chunk, self._head = self._head[:size], self._head[size:]
-            return chunk
-        return self._rest(size)
-
-
 def _opened(stream: MediaStream, label: str, limits: Limits
             ) -> tuple[Compression | None, Callable[[int], bytes | memoryview]]:
     kind = detect(stream.peek(MAGIC_BYTES))
@@ -190,7 +183,7 @@ def scan_plain_file(stream: MediaStream, limits: Limits) -> list[str] | None:
             stream.drain()
             return None
         reader = StrictTarReader(
-            _Peeked(head, read), label=label, profile=Profile.LAYER,
+            Prefixed(head, read), label=label, profile=Profile.LAYER,
             max_members=limits.max_files, max_member_bytes=limits.max_file_bytes,
         )
         names = {member.name for member in reader}
@@ -296,7 +289,7 @@ def split_archive(stream: MediaStream, store: BlobStore, limits: Limits, members
         _check_blob_name(label, member.name, blob)
         return blob, kept
 
-    read_members(_Peeked(b"", read), label=label, limits=limits, on_file=on_file,
+    read_members(Prefixed(b"", read), label=label, limits=limits, on_file=on_file,
                  into=members)
     stream.drain()
     return members
