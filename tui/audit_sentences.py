@@ -18,11 +18,14 @@ KINDS: dict[str, tuple[str, ...]] = {
     "verification": ("bundle-opened", "verification", "policy-override"),
     "approvals": ("approval", "approval-refused", "approvals-cleared", "approval-expired",
                   "approvals-restarted", "reimport-confirmed"),
-    "import": ("import-step", "import-done", "import-failed"),
+    "import": ("import-step", "import-done", "import-failed", "database-installed",
+               "database-refused"),
     "transfer": ("state-change", "step-refused", "abort"),
     "admin": ("login", "login-failed", "admin-action", "station-started", "audit-recovered"),
 }
 """The filter's kinds of record, in the operator's words."""
+
+_DATABASES = {"vulndb": "vulnerability database", "clamav-db": "malware (ClamAV) database"}
 
 _KIND_OF = {event: kind for kind, events in KINDS.items() for event in events}
 
@@ -126,6 +129,12 @@ def sentence(record: Mapping[str, Any], names: Mapping[str, str]) -> str:
         return f"{bundle} IMPORTED into {get('target')}"
     if event == "import-failed":
         return f"{bundle} import into {get('target')} FAILED: {get('reason')}"
+    if event == "database-installed":
+        what = _DATABASES.get(str(get("kind")), str(get("kind")))
+        return f"{what} from {bundle} installed"
+    if event == "database-refused":
+        what = _DATABASES.get(str(get("kind")), str(get("kind")))
+        return f"{what} {get('file')} from {bundle} NOT installed: {get('reason')}"
     if event == "abort":
         return f"{bundle} transfer ABORTED: {get('reason')}"
     if event == "state-change":
