@@ -17,11 +17,10 @@ from station.approval import require_noninteractive_allowed
 from station.cli.approvals import approve_from_file, approve_interactively
 from station.cli.common import print_json
 from station.cli.progressbar import TerminalProgress
+from station.cli.render import check_section
 from station.importing import ImportFailed, ImportTarget, Receipt, StepEvent, make_target
 from station.station import Station
-from station.verify.check_report import check_lines
 from station.verify.trust import TrustStore
-from station.verify.verification import Verification
 from station.workflow import Transfer
 
 EXIT_IMPORTED = 0
@@ -95,12 +94,9 @@ def run(args: argparse.Namespace) -> int:
             transfer.abort("station import ended before the import finished")
 
 
-def _print_checks(verification: Verification) -> None:
-    checked = check_lines(verification.checks)
-    if checked:
-        print("Content checks:")
-        for text, _ in checked:
-            print(f"  {text}")
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line)
 
 
 def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace) -> int:
@@ -117,10 +113,10 @@ def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace
             print(f"Rejected: nothing was imported into {target.describe()}")
             for problem in verification.problems:
                 print(f"  {problem.message}")
-            _print_checks(verification)
+            _print_lines(check_section(verification))
         return EXIT_REJECTED
     if not args.json:
-        _print_checks(verification)  # the operators read it before they approve
+        _print_lines(check_section(verification))  # the operators read it before they approve
     if args.approvals:
         approve_from_file(transfer, Path(args.approvals))
     else:

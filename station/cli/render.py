@@ -75,13 +75,16 @@ def render_verification(bundle: Bundle, verification: Verification) -> str:
     for item in verification.items:
         if not item.ok:
             lines.append(f"  - {item.problem}")
-    checked = check_lines(verification.checks)
-    if checked:
-        lines.append("Content checks:")
-        lines += [f"  {text}" for text, _ in checked]
+    lines += check_section(verification)
     lines += _findings("Problems", verification.problems)
     lines += _findings("Warnings", verification.warnings)
     return "\n".join(lines)
+
+
+def check_section(verification: Verification) -> list[str]:
+    """`Content checks:` and what the station's own scans found (nothing when none ran)."""
+    checked = check_lines(verification.checks)
+    return ["Content checks:", *(f"  {text}" for text, _ in checked)] if checked else []
 
 
 def image_signature_lines(verification: Verification) -> list[str]:

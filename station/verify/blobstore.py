@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 
 from station.verify.blobstore_errors import StagingError, staging_failed
+from station.verify.durability import WRITEBACK_EVERY, Flusher, start_writeback
 
 __all__ = ["SPACE_MARGIN", "BlobStore", "BlobWriter", "FileWriter", "SpaceBudget", "StagingError"]
-from station.verify.durability import WRITEBACK_EVERY, Flusher, start_writeback
 
 TEMP_PREFIX = ".partial-"
 SPACE_MARGIN = 64 * 1024 * 1024
@@ -47,14 +47,36 @@ class SpaceBudget:
             self._left -= size
 
 
-def _write_all(fd: int, data: bytes | memoryview, what: str) -> None:
-    view = memoryview(data)
-    try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-    except OSError as exc:
-        raise staging_failed(what, exc) from exc
+class _Output:
+    """One open staging file: each write is counted against the space left and its
+    writeback starts as it goes; `hand_over` gives the file to the flusher to fsync."""
+
+    def __init__(self, fd: int, space: SpaceBudget, what: str) -> None:
+        self.fd = fd
+        self._space = space
+        self._what = what
+        self._written = 0
+        self._started = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._space.take(len(data), self._what)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            raise staging_failed(self._what, exc) from exc
+        self._written += len(data)
+        if self._written - self._started >= WRITEBACK_EVERY:
+            start_writeback(self.fd, self._started, self._written - self._started)
+            self._started = self._written
+
+    def hand_over(self, flusher: Flusher) -> None:
+        """Durable before verification ends: fsync and close in the flusher."""
+        flusher.submit(self.fd, self._what)
+
+    def close_unsynced(self) -> None:
+        os.close(self.fd)
 
 
 class BlobWriter:
@@ -66,33 +88,28 @@ class BlobWriter:
         self._what = what
         self._hash = hashlib.sha256()
         self.size = 0
-        self._synced = 0
-        self._fd = -1
+        self._out: _Output | None = None
         self._temp: Path | None = None
         if store.folder is not None:
             try:
                 fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=store.folder)
             except OSError as exc:
                 raise staging_failed(what, exc) from exc
-            self._fd, self._temp = fd, Path(name)
+            self._out, self._temp = _Output(fd, store.space, what), Path(name)
 
     def write(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
         self.size += len(data)
-        if self._fd >= 0:
-            self._store.space.take(len(data), self._what)
-            _write_all(self._fd, data, self._what)
-            if self.size - self._synced >= WRITEBACK_EVERY:
-                start_writeback(self._fd, self._synced, self.size - self._synced)
-                self._synced = self.size
+        if self._out is not None:
+            self._out.write(data)
 
     def commit(self) -> str:
         """Name the blob by its digest (its fsync follows in the flusher: durable before
         verification ends); returns `sha256:<hex>`."""
         digest = "sha256:" + self._hash.hexdigest()
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            self._store.flusher.submit(fd, self._what)
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.hand_over(self._store.flusher)
             assert self._temp is not None  # noqa: S101
             final = self._store.path(digest)
             try:
@@ -103,9 +120,9 @@ class BlobWriter:
         return digest
 
     def discard(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._out is not None:
+            self._out.close_unsynced()
+            self._out = None
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
             self._temp = None
@@ -142,51 +159,34 @@ class FileWriter:
     """A listed file copied into `files/` as it is hashed (delivered later by rename)."""
 
     def __init__(self, target: Path | None, space: SpaceBudget, what: str,
-                 flusher: Flusher | None = None) -> None:
-        self._what = what
-        self._space = space
+                 flusher: Flusher) -> None:
         self._flusher = flusher
-        self._fd = -1
-        self._written = 0
-        self._synced = 0
+        self._out: _Output | None = None
         self.target = target
         if target is not None:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(
+                fd = os.open(
                     target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
                     0o600,
                 )
             except OSError as exc:
                 raise staging_failed(what, exc) from exc
+            self._out = _Output(fd, space, what)
 
     def write(self, data: bytes | memoryview) -> None:
-        if self._fd >= 0:
-            self._space.take(len(data), self._what)
-            _write_all(self._fd, data, self._what)
-            self._written += len(data)
-            if self._written - self._synced >= WRITEBACK_EVERY:
-                start_writeback(self._fd, self._synced, self._written - self._synced)
-                self._synced = self._written
+        if self._out is not None:
+            self._out.write(data)
 
     def close(self) -> None:
-        """Done writing; durable before it is delivered (fsync now or in the flusher)."""
-        if self._fd < 0:
-            return
-        fd, self._fd = self._fd, -1
-        if self._flusher is not None:
-            self._flusher.submit(fd, self._what)
-            return
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            raise staging_failed(self._what, exc) from exc
-        finally:
-            os.close(fd)
+        """Done writing; durable before it is delivered (fsync in the flusher)."""
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.hand_over(self._flusher)
 
     def discard(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._out is not None:
+            self._out.close_unsynced()
+            self._out = None
         if self.target is not None:
             self.target.unlink(missing_ok=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from station.bundle.reports import SEVERITIES
 from station.text import plural
 
-SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+SEVERITY_ORDER = tuple(reversed(SEVERITIES))  # worst first
 SHOWN_WORST = 3
 
 Line = tuple[str, str]

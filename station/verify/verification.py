@@ -339,7 +339,6 @@ def verify_bundle(
         else:
             results = hash_entries(bundle.root, plan_tasks(bundle.items), limits=limits,
                                    area=area, on_progress=on_progress, cancel=cancel)
-        store.flusher.wait()  # every staged byte on disk before anything is decided on it
         problems.extend(r.problem for r in results if r.problem is not None)
         _media_still_there(bundle, results)
         failed = {r.entry.path for r in results if r.problem is not None}
@@ -389,7 +388,7 @@ def verify_bundle(
                 problems.extend(found.problems)
                 warnings.extend(found.warnings)
                 summaries[found.name] = found.summary
-        store.flusher.wait()  # the station's own manifests and indexes too
+        store.flusher.wait()  # every staged byte on disk before the verdict is given
     except BaseException:
         if tap is not None:
             tap.abort()

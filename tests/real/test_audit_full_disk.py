@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from station.audit import AuditError, AuditLog
+from tests.real.tmpfs import small_tmpfs
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TORN = b'{"actor":"rig","digest":"sha256:4f1c'
@@ -23,20 +23,8 @@ TORN = b'{"actor":"rig","digest":"sha256:4f1c'
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount_point)],
-        capture_output=True, text=True, check=False,
-    )
-    if result.returncode != 0:
-        reason = f"cannot mount a tmpfs here: {result.stderr.strip()}"
-        print(f"skipping: {reason}")
-        pytest.skip(reason)
-    try:
+    with small_tmpfs(tmp_path / "disk", "size=256k,mode=0700") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def _fill(folder: Path) -> Path:

@@ -4,11 +4,11 @@ killed import leave it consistent, and a retry finishes without copying finished
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from tests.importing_builders import (
     oci_archive,
     stage,
 )
+from tests.real.tmpfs import small_tmpfs
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
 
@@ -67,18 +68,10 @@ def test_skopeo_reads_and_copies_every_image_the_store_holds(tmp_path: Path) -> 
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
+def small_fs(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs (needs root); unmounted afterwards."""
-    if os.geteuid() != 0:
-        print("skipping: mounting a tmpfs needs root")
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "small", "size=8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_full_disk_ends_in_a_clear_error_and_a_retry_finishes(

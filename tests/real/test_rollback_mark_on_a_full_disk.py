@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from station.station import Station
 from station.verify.policy import SequenceStore
 from station.workflow import Transfer, TransferState
 from tests.builders import Signer
+from tests.real.tmpfs import small_tmpfs
 
 pytestmark = [
     pytest.mark.real,
@@ -28,14 +28,7 @@ pytestmark = [
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    where = tmp_path / "full"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        print(f"skipping: cannot mount a tmpfs: {mounted.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "full", "size=64k") as where:
         fd = os.open(where / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             while True:
@@ -45,8 +38,6 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         finally:
             os.close(fd)
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
 
 
 def _approved(station: Station, media: Path) -> Transfer:

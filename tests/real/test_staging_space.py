@@ -7,8 +7,7 @@ numbers and nothing is written.
 
 from __future__ import annotations
 
-import os
-import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -20,22 +19,15 @@ from station.verify.policy import Policy
 from station.verify.trust import TrustStore
 from station.verify.verification import verify_bundle
 from tests.builders import make_signer, make_sums_bundle
+from tests.real.tmpfs import small_tmpfs
 
 pytestmark = pytest.mark.real
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    if os.geteuid() != 0:
-        print("skipping: mounting a tmpfs needs root")
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", str(mount)], check=True)
-    try:
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    with small_tmpfs(tmp_path / "small", "size=80m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_staging_refuses_exactly_what_does_not_fit(tmp_path: Path, small_fs: Path) -> None:
