@@ -11,12 +11,17 @@ of the engine is loaded.
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import docker.errors
+import docker.utils
 import requests
 import urllib3.exceptions
 
@@ -31,10 +36,9 @@ from station.importing.base import (
     image_title,
 )
 from station.importing.docker_archive_stream import CanonicalArchive
-from station.importing.layout import BytesCallback
 from station.importing.references import RetagRule, retag, split_reference
 from station.importing.runner import make_plan, run_plan
-from station.progress import ProgressCallback, check_cancel
+from station.progress import ProgressCallback
 from station.verify.staged import StagedBundle, StagedImage
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -45,27 +49,34 @@ CONNECTION_ERRORS = (
     ConnectionError, OSError,
 )
 LOAD_TIMEOUT = 3600
-CHUNK = 1024 * 1024
 
 
-class _CountingReader:
-    """The stream the SDK sends to the engine, counting bytes and honouring a stop request.
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the engine's unix socket."""
 
-    It has no length, so the request is sent chunked.
-    """
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
 
-    def __init__(
-        self, stream: IO[bytes], meter: BytesCallback, cancel: threading.Event | None
-    ) -> None:
-        self.stream = stream
-        self.meter = meter
-        self.cancel = cancel
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.path)
+        self.sock = sock
 
-    def read(self, count: int = -1) -> bytes:
-        check_cancel(self.cancel, "import stopped")
-        data = self.stream.read(max(count, CHUNK))
-        self.meter(len(data))
-        return data
+
+def _connection(base_url: str) -> http.client.HTTPConnection:
+    """A plain connection to the engine at `base_url` (unix:// or tcp://, as the SDK reads
+    them): the load request is sent on it by hand, so blobs can go with sendfile."""
+    url = urlsplit(docker.utils.parse_host(base_url))
+    if url.scheme == "http+unix":
+        return _UnixConnection(url.path, LOAD_TIMEOUT)
+    if url.scheme == "http" and url.hostname:
+        return http.client.HTTPConnection(url.hostname, url.port or 2375, timeout=LOAD_TIMEOUT)
+    raise ImportFailed(
+        f"the Docker engine at {base_url} is not on a unix socket or plain tcp",
+        hint="give the engine's socket as unix:///PATH (or tcp://HOST:PORT on loopback)",
+    )
 
 
 class DockerEngineTarget:
@@ -207,26 +218,46 @@ class DockerEngineTarget:
     def _load(
         self, image: ImageInfo, blobs: Path, meter: ProgressMeter, cancel: threading.Event | None
     ) -> None:
-        """Stream the station's docker-archive of `image`; check every reply item."""
+        """Send the station's docker-archive of `image`; check every reply item."""
+        archive = CanonicalArchive(image, blobs)
+        connection = _connection(self.base_url)
         try:
-            with CanonicalArchive(image, blobs) as stream:
-                reader = _CountingReader(stream, meter, cancel)
-                for chunk in self.client().api.load_image(  # type: ignore[no-untyped-call]
-                    reader, quiet=True
-                ):
-                    error = chunk.get("error") or chunk.get("errorDetail", {}).get("message")
-                    if error:
-                        raise ImportFailed(
-                            f"the Docker engine refused {image_title_of(image)}: {error}",
-                            hint="check the engine's log and free space, then import again",
-                        )
-        except docker.errors.APIError as exc:
-            raise ImportFailed(
-                f"the Docker engine refused {image_title_of(image)}: {exc.explanation or exc}",
-                hint="check the engine's log and free space, then import again",
-            ) from exc
-        except CONNECTION_ERRORS as exc:
+            replies = self._post(connection, archive, meter, cancel)
+        except (OSError, http.client.HTTPException) as exc:
             raise self._unreachable(exc) from exc
+        finally:
+            connection.close()
+        for reply in replies:
+            error = reply.get("error") or reply.get("errorDetail", {}).get("message")
+            if error:
+                raise ImportFailed(
+                    f"the Docker engine refused {image_title_of(image)}: {error}",
+                    hint="check the engine's log and free space, then import again",
+                )
+
+    def _post(self, connection: http.client.HTTPConnection, archive: CanonicalArchive,
+              meter: ProgressMeter, cancel: threading.Event | None) -> list[dict[str, Any]]:
+        """POST the archive to the load endpoint; the engine's reply items.
+
+        An engine that refuses early closes while the archive is still being sent: its own
+        words, when it had the time to give them, are read before anything is concluded.
+        """
+        version = self.client().api.api_version
+        connection.putrequest("POST", f"/v{version}/images/load?quiet=1",
+                              skip_accept_encoding=True)
+        connection.putheader("Content-Type", "application/x-tar")
+        connection.putheader("Content-Length", str(archive.length))
+        connection.endheaders()
+        assert connection.sock is not None  # noqa: S101 - endheaders() connected it
+        try:
+            archive.send(connection.sock, meter, cancel)
+        except (BrokenPipeError, ConnectionResetError) as cut:
+            try:
+                answer = connection.getresponse()
+            except (OSError, http.client.HTTPException):
+                raise cut from None
+            return _replies(answer)
+        return _replies(connection.getresponse())
 
     def _tag(self, engine_image: Any, references: tuple[str, ...]) -> None:
         """Tag the verified image with each reference (after the retag rules)."""
@@ -244,6 +275,23 @@ class DockerEngineTarget:
             ) from exc
         except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from exc
+
+
+def _replies(answer: http.client.HTTPResponse) -> list[dict[str, Any]]:
+    """The engine's JSON reply items (one object per line), or its error message as one."""
+    body = answer.read().decode("utf-8", "replace")
+    items: list[dict[str, Any]] = []
+    for line in body.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = {"error": line.strip()[:200]}
+        if isinstance(item, dict) and (item or answer.status == 200):
+            items.append(item)
+    if answer.status != 200:
+        message = next((str(item.get("message", "")) for item in items), "") or answer.reason
+        items = [{"error": f"{answer.status} {message}"}]
+    return items
 
 
 def image_title_of(image: ImageInfo) -> str:
