@@ -16,6 +16,7 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from station.verify.blobstore_errors import StagingError, staging_failed
@@ -81,11 +82,17 @@ class _Output:
 
 class BlobWriter:
     """One blob being written: bytes are hashed and (with a folder) written as they come;
-    writeback starts as they are written, the final fsync runs in the store's flusher."""
+    writeback starts as they are written, the final fsync runs in the store's flusher.
 
-    def __init__(self, store: BlobStore, what: str) -> None:
+    `digest_from` is for a blob that is a whole media file, whose read hashes exactly these
+    bytes already: the blob is named by that digest instead of hashing everything twice.
+    """
+
+    def __init__(self, store: BlobStore, what: str,
+                 digest_from: Callable[[], str] | None = None) -> None:
         self._store = store
         self._what = what
+        self._digest_from = digest_from
         self._hash = hashlib.sha256()
         self.size = 0
         self._out: _Output | None = None
@@ -98,7 +105,8 @@ class BlobWriter:
             self._out, self._temp = _Output(fd, store.space, what), Path(name)
 
     def write(self, data: bytes | memoryview) -> None:
-        self._hash.update(data)
+        if self._digest_from is None:
+            self._hash.update(data)
         self.size += len(data)
         if self._out is not None:
             self._out.write(data)
@@ -106,7 +114,10 @@ class BlobWriter:
     def commit(self) -> str:
         """Name the blob by its digest (its fsync follows in the flusher: durable before
         verification ends); returns `sha256:<hex>`."""
-        digest = "sha256:" + self._hash.hexdigest()
+        if self._digest_from is not None:
+            digest = "sha256:" + self._digest_from()
+        else:
+            digest = "sha256:" + self._hash.hexdigest()
         if self._out is not None:
             out, self._out = self._out, None
             out.hand_over(self._store.flusher)
@@ -141,8 +152,8 @@ class BlobStore:
         assert self.folder is not None  # noqa: S101 - only asked when writing
         return self.folder / digest.removeprefix("sha256:")
 
-    def writer(self, what: str) -> BlobWriter:
-        return BlobWriter(self, what)
+    def writer(self, what: str, digest_from: Callable[[], str] | None = None) -> BlobWriter:
+        return BlobWriter(self, what, digest_from)
 
     def put(self, data: bytes, what: str) -> str:
         """Store small bytes the station wrote itself (a manifest, an index)."""

@@ -190,9 +190,13 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
             sinks.append(session.feed)
     elif task.role is Role.LAYOUT:
         layer = area.malware.layer_scan(shown, task.member) if area.malware else None
-        sink = BlobSink(area.blobs, task.member, media_file.size, shown, limits, layer)
+        # the blob is the whole file: named by the digest the stream computes over the same
+        # bytes (`stream` is bound below, before any byte is read), not hashed twice
+        sink = BlobSink(area.blobs, task.member, media_file.size, shown, limits, layer,
+                        digest_from=lambda: stream.digest)
         sinks.append(sink.feed)
-    stream = MediaStream(media_file, on_bytes=counted, stop=stop, sinks=sinks)
+    stream = MediaStream(media_file, on_bytes=counted, stop=stop, sinks=sinks,
+                         hash_aside=task.role is Role.ARCHIVE)
     members: Members | None = None
     blob: Blob | None = None
     kept: bytes | None = None
@@ -227,6 +231,7 @@ def _read(media_file: object, task: Task, limits: Limits, area: StagingArea,
             session.abort()
         raise
     finally:
+        stream.close()
         if file_writer is not None:
             file_writer.close()
     if session is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -68,12 +69,46 @@ class StopSignal:
         return self._failed.is_set() or (self._cancel is not None and self._cancel.is_set())
 
 
+class _HashAside:
+    """SHA-256 of a stream computed in a thread of its own, over the reader's buffers.
+
+    An image archive is hashed twice as it is read: the whole file (the signed checksum)
+    and each member (the blob's name). On one thread that halves the read's speed while
+    the other core idles; here the whole-file hash runs beside the reader. The reader
+    fills RING buffers in turn and hands each over; a buffer is filled again only after
+    the thread is done with it (at most RING - 1 are ever in the thread's hands).
+    """
+
+    RING = 4
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+        self.buffers = [bytearray(CHUNK) for _ in range(self.RING)]
+        self._pending: queue.Queue[memoryview | None] = queue.Queue(maxsize=self.RING - 2)
+        self._thread = threading.Thread(target=self._run, name="hash-aside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._pending.get()) is not None:
+            self.hash.update(chunk)
+
+    def submit(self, chunk: memoryview) -> None:
+        self._pending.put(chunk)
+
+    def finish(self) -> str:
+        if self._thread.is_alive():
+            self._pending.put(None)
+            self._thread.join()
+        return self.hash.hexdigest()
+
+
 class MediaStream:
     """A `ByteSource` over one media file; every byte read is hashed and passed to `sinks`.
 
     Reading stops one byte past the size `fstat` gave (`grew` then tells the file changed).
     A read error of a vanishing device is a `MediaError` (the transfer is aborted, not
-    rejected).
+    rejected). With `hash_aside`, the file's hash is computed in a thread of its own (for
+    readers that hash the same bytes again, member by member); `close` then ends it.
     """
 
     def __init__(
@@ -83,13 +118,16 @@ class MediaStream:
         on_bytes: Callable[[int], None],
         stop: StopSignal,
         sinks: Sequence[ChunkSink] = (),
+        hash_aside: bool = False,
     ) -> None:
         self._file = media_file
         self._on_bytes = on_bytes
         self._stop = stop
         self._sinks = list(sinks)
-        self._buffer = bytearray(CHUNK)
-        self._view = memoryview(self._buffer)
+        self._aside = _HashAside() if hash_aside else None
+        self._buffers = self._aside.buffers if self._aside else [bytearray(CHUNK)]
+        self._filled = 0
+        self._view = memoryview(self._buffers[0])
         self._start = 0
         self._end = 0
         self._eof = False
@@ -109,8 +147,11 @@ class MediaStream:
             return
         if self._stop.is_set():
             raise Cancelled("verification stopped")
+        buffer = self._buffers[self._filled % len(self._buffers)]
+        self._filled += 1
+        self._view = memoryview(buffer)
         try:
-            count = os.readv(self._file.fd, [self._buffer])
+            count = os.readv(self._file.fd, [buffer])
         except OSError as exc:
             if exc.errno in MEDIA_GONE:
                 raise MediaError(f"the media stopped answering while reading {self.shown}"
@@ -120,7 +161,10 @@ class MediaStream:
             self._eof = True
             return
         chunk = self._view[:count]
-        self.hash.update(chunk)
+        if self._aside is not None:
+            self._aside.submit(chunk)
+        else:
+            self.hash.update(chunk)
         for sink in self._sinks:
             sink(chunk)
         self.done += count
@@ -151,7 +195,14 @@ class MediaStream:
 
     @property
     def digest(self) -> str:
+        if self._aside is not None:
+            return self._aside.finish()
         return self.hash.hexdigest()
+
+    def close(self) -> None:
+        """End the hashing thread, if any (a stream stopped half-way included)."""
+        if self._aside is not None:
+            self._aside.finish()
 
 
 def _opened(stream: MediaStream, label: str, limits: Limits
@@ -203,8 +254,9 @@ class BlobSink:
     """
 
     def __init__(self, store: BlobStore, name: str, size: int, label: str, limits: Limits,
-                 layer: LayerScan | None = None) -> None:
-        self._writer = store.writer(f"{label}: {name}")
+                 layer: LayerScan | None = None,
+                 digest_from: Callable[[], str] | None = None) -> None:
+        self._writer = store.writer(f"{label}: {name}", digest_from)
         self._layer = layer
         self._name = name
         self._size = size
