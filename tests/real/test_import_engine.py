@@ -12,12 +12,14 @@ import signal
 import subprocess
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 
 import docker
 import pytest
 
 from station.config import RegistryTargetSection
+from station.errors import Cancelled
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.docker_engine import DockerEngineTarget
 from station.importing.references import RetagRule
@@ -309,3 +311,31 @@ def test_a_zstd_layer_reaches_the_engine_decompressed_and_runs_its_content(
         layer_tars = [name for name in saved.getnames() if name.endswith("layer.tar")]
         contents = [saved.extractfile(name).read() for name in layer_tars]  # type: ignore[union-attr]
     assert any(b"zstd layer content" in content for content in contents)
+
+
+def test_a_load_stopped_by_the_operator_leaves_nothing_in_the_engine(
+    dockerd: Dockerd, client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """Stop pressed while the archive is on its way: the engine gets a short body and
+    loads nothing; the same plan then loads in full."""
+    media = tmp_path / "media"
+    media.mkdir()
+    big_docker_archive(media / "big.tar", "example.org/stopped/app:1", 64 * 1024 * 1024)
+    staged = stage(media)
+    image = staged.images[0].images[0]
+    _forget(client, image.config_digest)
+    target = _engine(dockerd, tmp_path)
+    plan = target.plan(staged)
+    stop = threading.Event()
+
+    def press_stop(progress: Progress) -> None:
+        if 0 < progress.done < progress.total:
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        target.run(plan, on_progress=press_stop, cancel=stop)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(image.config_digest)
+
+    target.run(target.plan(staged))
+    assert client.images.get("example.org/stopped/app:1").id == image.config_digest
