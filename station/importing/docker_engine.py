@@ -7,6 +7,11 @@ verified config digest must have exactly that ID, and only then is it tagged as 
 says (after the optional retag rules). An image the engine already holds is not loaded
 again, so a retry redoes only what did not finish. Of a multi-platform image, the platform
 of the engine is loaded.
+
+The load request alone is written by hand on the engine's socket, with the archive's exact
+length, so staged blobs go with `sendfile`: through the SDK every byte would be copied by
+requests' chunked encoding, and the load ran 11-14 % slower than `docker load`. Everything
+else (ping, version, images, tags) goes through the SDK.
 """
 
 from __future__ import annotations
