@@ -107,13 +107,15 @@ def run_child(
     timeout: float | None = None,
     cancel: threading.Event | None = None,
     cancel_message: str = "stopped",
+    while_running: Callable[[int], None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv` to its end and return its exit status and output (bytes).
 
     Raises `subprocess.TimeoutExpired` after `timeout` seconds, `Cancelled` (with
     `cancel_message`) when `cancel` is set, and lets any other exception (KeyboardInterrupt)
     through; in each case the child's process group is killed first. `OSError` when the
-    program cannot be started.
+    program cannot be started. `while_running(pid)` is called every POLL_SECONDS until the
+    child ends (to follow its progress from outside).
     """
     process = start_child(
         argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL, env=env
@@ -121,7 +123,8 @@ def run_child(
     deadline = None if timeout is None else _now() + timeout
     try:
         while True:
-            wait = POLL_SECONDS if cancel is not None else None
+            polling = cancel is not None or while_running is not None
+            wait = POLL_SECONDS if polling else None
             if deadline is not None:
                 left = max(0.0, deadline - _now())
                 wait = left if wait is None else min(wait, left)
@@ -132,6 +135,8 @@ def run_child(
                 if deadline is not None and _now() >= deadline:
                     raise subprocess.TimeoutExpired(list(argv), timeout or 0.0) from None
                 check_cancel(cancel, cancel_message)
+                if while_running is not None:
+                    while_running(process.pid)
     except BaseException:
         stop_child(process)
         raise

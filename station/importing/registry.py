@@ -41,7 +41,7 @@ from station.importing.base import (
 )
 from station.importing.references import RetagRule, repository_path, retag, split_reference
 from station.importing.runner import make_plan, run_plan
-from station.importing.skopeo import run_skopeo, work_folder
+from station.importing.skopeo import BytesRead, run_skopeo, work_folder
 from station.progress import ProgressCallback
 from station.verify.staged import StagedBundle, StagedImage
 
@@ -249,11 +249,12 @@ class RegistryTarget:
     def _import_one(
         self, image: StagedImage, meter: ProgressMeter, cancel: threading.Event | None
     ) -> tuple[ImageReceipt, str]:
-        result = self._push(image, cancel)
-        meter(image.total_size)  # skopeo reports no byte counts: a whole image at once
+        follow = BytesRead(meter, image.total_size)  # skopeo prints no byte counts
+        result = self._push(image, follow, cancel)
+        follow.finish()
         return result
 
-    def _push(self, image: StagedImage, cancel: threading.Event | None
+    def _push(self, image: StagedImage, follow: BytesRead, cancel: threading.Event | None
               ) -> tuple[ImageReceipt, str]:
         staged = self._staged
         assert staged is not None  # noqa: S101 - run() sets it
@@ -268,7 +269,7 @@ class RegistryTarget:
                     continue
                 if source is None:
                     source = self._dir_form(staged, image, folder / "image")
-                self._copy(source, name, folder, image.is_index, cancel)
+                self._copy(source, name, folder, image.is_index, follow, cancel)
                 pushed += 1
                 self._check_pushed(name, digest, folder, cancel)
         receipt = ImageReceipt(
@@ -298,7 +299,7 @@ class RegistryTarget:
         (folder / "version").write_bytes(DIR_VERSION)
         return f"dir:{folder}"
 
-    def _copy(self, source: str, name: str, folder: Path, every: bool,
+    def _copy(self, source: str, name: str, folder: Path, every: bool, follow: BytesRead,
               cancel: threading.Event | None) -> None:
         args = ["copy", "--quiet", "--retry-times=2", "--preserve-digests"]
         if every:
@@ -308,6 +309,7 @@ class RegistryTarget:
             [*args, source, f"docker://{name}"],
             what=f"pushing to {name}",
             cancel=cancel,
+            follow=follow,
             hint="check that the registry is running, reachable and has space, then import "
             "again; images already pushed are not sent again",
         )

@@ -12,8 +12,10 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import psutil
 
 from station.children import run_child
 from station.importing.base import ImportFailed
@@ -32,11 +34,44 @@ def skopeo_path() -> str:
     return path
 
 
+class BytesRead:
+    """Follows how many bytes a child has read so far (`/proc/PID/io` through psutil).
+
+    skopeo prints no byte counts when it is not on a terminal, but what it reads of a
+    `dir:` source is the blobs it sends: `on_bytes` gets each new count, up to `limit`, so a
+    push shows progress with rate and time left like every other phase.
+    """
+
+    def __init__(self, on_bytes: Callable[[int], None], limit: int) -> None:
+        self._on_bytes = on_bytes
+        self._left = limit
+        self._seen = 0
+
+    def __call__(self, pid: int) -> None:
+        try:
+            read = psutil.Process(pid).io_counters().read_chars
+        except (psutil.Error, AttributeError):
+            return  # ended meanwhile, or no I/O accounting: the bar moves at the end
+        count = min(read - self._seen, self._left)
+        if count > 0:
+            self._seen += count
+            self._left -= count
+            self._on_bytes(count)
+
+    def finish(self) -> None:
+        """The child has ended: whatever was not counted is done."""
+        if self._left > 0:
+            self._on_bytes(self._left)
+            self._left = 0
+
+
 def run_skopeo(
-    args: list[str], *, what: str, cancel: threading.Event | None = None, hint: str | None = None
+    args: list[str], *, what: str, cancel: threading.Event | None = None,
+    hint: str | None = None, follow: BytesRead | None = None,
 ) -> str:
     """Run `skopeo ARGS`; return stdout, or raise `ImportFailed` with skopeo's own reason."""
-    result = run_child([skopeo_path(), *args], cancel=cancel, cancel_message="import stopped")
+    result = run_child([skopeo_path(), *args], cancel=cancel, cancel_message="import stopped",
+                       while_running=follow)
     if result.returncode != 0:
         stderr = result.stderr.decode("utf-8", "replace")
         raise ImportFailed(f"{what} failed: {last_reason(stderr)}", hint=hint)

@@ -17,6 +17,7 @@ from station.config import RegistryTargetSection
 from station.errors import StationError
 from station.importing.base import ImportFailed, StepEvent
 from station.importing.registry import RegistrySettings, RegistryTarget
+from station.progress import Progress
 from tests.importing_builders import (
     APP,
     DB,
@@ -233,3 +234,24 @@ def test_media_changed_after_verification_still_pushes_the_verified_bytes(
     for layer in db.layers:  # what the registry serves is the verified layer, byte for byte
         served = copy / "blobs" / "sha256" / layer.digest.removeprefix("sha256:")
         assert hashlib.sha256(served.read_bytes()).hexdigest() == served.name
+
+
+def test_a_push_shows_its_bytes_as_they_go(registry: Registry, tmp_path: Path) -> None:
+    """skopeo prints no byte counts off a terminal: the bar follows what skopeo has read of
+    the staged blobs, so a long push moves (rate and time left) instead of jumping at the
+    end."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    big_docker_archive(staging / "big.tar", "example.org/moving/app:1", 192 * 1024 * 1024)
+    staged = stage(staging)
+    target = _target(registry.url, tmp_path)
+    seen: list[Progress] = []
+
+    (receipt,) = target.run(target.plan(staged), on_progress=seen.append).images
+
+    total = staged.images[0].total_size
+    done = [progress.done for progress in seen]
+    assert any(0 < count < total for count in done), done  # moved while skopeo ran
+    assert done == sorted(done) and done[-1] == total
+    pushed = json.loads(_raw(receipt.references[0]))
+    assert pushed["config"]["digest"] == staged.images[0].images[0].config_digest
