@@ -164,13 +164,7 @@ def _take(member: TarMember, reader: StrictTarReader, area: StagingArea, limits:
         inner = name.removeprefix(zarf.IMAGES)
         layer = area.malware.layer_scan(label, inner) if area.malware is not None else None
         sink = BlobSink(area.blobs, inner, member.size, label, limits, layer)
-        try:
-            while chunk := reader.read(CHUNK):
-                sink.feed(chunk)
-            blob, kept = sink.finish()
-        except BaseException:
-            sink.discard()
-            raise
+        blob, kept = sink.take(reader.read)
         assert blob.digest is not None  # noqa: S101 - a finished sink has one
         found[name] = _Found(blob.size, blob.digest.removeprefix("sha256:"), blob, kept)
         return blob, kept

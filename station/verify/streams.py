@@ -298,6 +298,17 @@ class BlobSink:
         if self._kept is not None:
             self._kept.append(bytes(data))
 
+    def take(self, read: Callable[[int], bytes | memoryview]) -> tuple[Blob, bytes | None]:
+        """Feed everything `read` gives (a tar member), then finish; on any failure the
+        partial blob is discarded."""
+        try:
+            while chunk := read(CHUNK):
+                self.feed(chunk)
+            return self.finish()
+        except BaseException:
+            self.discard()
+            raise
+
     def finish(self) -> tuple[Blob, bytes | None]:
         if not self._decided:
             self._decide()
@@ -331,13 +342,7 @@ def split_archive(stream: MediaStream, store: BlobStore, limits: Limits, members
     def on_file(member: TarMember, reader: StrictTarReader) -> tuple[Blob, bytes | None]:
         layer = malware.layer_scan(label, member.name) if malware is not None else None
         sink = BlobSink(store, member.name, member.size, label, limits, layer)
-        try:
-            while chunk := reader.read(CHUNK):
-                sink.feed(chunk)
-            blob, kept = sink.finish()
-        except BaseException:
-            sink.discard()
-            raise
+        blob, kept = sink.take(reader.read)
         _check_blob_name(label, member.name, blob)
         return blob, kept
 
