@@ -44,6 +44,8 @@ from station.errors import BundleError, Cancelled, MediaError
 from station.verify.blobstore import BlobStore
 
 if TYPE_CHECKING:
+    from _hashlib import HASH
+
     from station.verify.malware_tap import LayerScan, MalwareTap
 
 
@@ -81,8 +83,8 @@ class _HashAside:
 
     RING = 4
 
-    def __init__(self) -> None:
-        self.hash = hashlib.sha256()
+    def __init__(self, hash: HASH) -> None:
+        self.hash = hash
         self.buffers = [bytearray(CHUNK) for _ in range(self.RING)]
         self._pending: queue.Queue[memoryview | None] = queue.Queue(maxsize=self.RING - 2)
         self._thread = threading.Thread(target=self._run, name="hash-aside", daemon=True)
@@ -95,11 +97,10 @@ class _HashAside:
     def submit(self, chunk: memoryview) -> None:
         self._pending.put(chunk)
 
-    def finish(self) -> str:
+    def finish(self) -> None:
         if self._thread.is_alive():
             self._pending.put(None)
             self._thread.join()
-        return self.hash.hexdigest()
 
 
 class MediaStream:
@@ -109,6 +110,8 @@ class MediaStream:
     A read error of a vanishing device is a `MediaError` (the transfer is aborted, not
     rejected). With `hash_aside`, the file's hash is computed in a thread of its own (for
     readers that hash the same bytes again, member by member); `close` then ends it.
+    `into` is a running hash to add the bytes to (the parts of a split package hash as one
+    file), instead of a hash of this file alone.
     """
 
     def __init__(
@@ -119,19 +122,20 @@ class MediaStream:
         stop: StopSignal,
         sinks: Sequence[ChunkSink] = (),
         hash_aside: bool = False,
+        into: HASH | None = None,
     ) -> None:
         self._file = media_file
         self._on_bytes = on_bytes
         self._stop = stop
         self._sinks = list(sinks)
-        self._aside = _HashAside() if hash_aside else None
+        self.hash = into if into is not None else hashlib.sha256()
+        self._aside = _HashAside(self.hash) if hash_aside else None
         self._buffers = self._aside.buffers if self._aside else [bytearray(CHUNK)]
         self._filled = 0
         self._view = memoryview(self._buffers[0])
         self._start = 0
         self._end = 0
         self._eof = False
-        self.hash = hashlib.sha256()
         self.done = 0
 
     @property
@@ -195,12 +199,12 @@ class MediaStream:
 
     @property
     def digest(self) -> str:
-        if self._aside is not None:
-            return self._aside.finish()
+        self.close()
         return self.hash.hexdigest()
 
     def close(self) -> None:
-        """End the hashing thread, if any (a stream stopped half-way included)."""
+        """Every byte read is in the hash; the hashing thread, if any, has ended (a stream
+        stopped half-way included)."""
         if self._aside is not None:
             self._aside.finish()
 
