@@ -22,7 +22,7 @@ import json
 import socket
 import tarfile
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,23 +159,18 @@ class CanonicalArchive:
     def _send_zstd(self, out: socket.socket, member: _Member, meter: BytesCallback,
                    cancel: threading.Event | None) -> None:
         assert member.path is not None  # noqa: S101
-        with contextlib.closing(_zstd_chunks(member.path)) as chunks:
-            self._send_chunks(out, chunks, member, meter, cancel)
-
-    def _send_chunks(self, out: socket.socket, chunks: Iterator[bytes], member: _Member,
-                     meter: BytesCallback, cancel: threading.Event | None) -> None:
-        assert member.path is not None  # noqa: S101
         sent = 0
-        while True:
-            try:
-                chunk = next(chunks, b"")
-            except (OSError, BundleError) as exc:
-                raise self._unreadable(exc) from exc
-            if not chunk or sent + len(chunk) > member.size:
-                break
-            check_cancel(cancel, "import stopped")
-            out.sendall(chunk)
-            sent += len(chunk)
-            meter(len(chunk))
+        with contextlib.closing(_zstd_chunks(member.path)) as chunks:
+            while True:
+                try:
+                    chunk = next(chunks, b"")
+                except (OSError, BundleError) as exc:
+                    raise self._unreadable(exc) from exc
+                if not chunk or sent + len(chunk) > member.size:
+                    break
+                check_cancel(cancel, "import stopped")
+                out.sendall(chunk)
+                sent += len(chunk)
+                meter(len(chunk))
         if sent != member.size:
             raise self._unreadable(f"{member.path.name} changed since it was planned")
