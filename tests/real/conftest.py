@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,9 +14,8 @@ from tests.real.clamd_server import ClamdServer, can_run_clamd, cleanup, start_c
 from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd, start_registry
 
 
-@pytest.fixture(scope="session")
-def dockerd() -> Iterator[Dockerd]:
-    """One dockerd for the session (it takes a second or two to start)."""
+@contextlib.contextmanager
+def _private_dockerd() -> Iterator[Dockerd]:
     reason = can_run_dockerd()
     if reason is not None:
         print(f"skipping: {reason}")
@@ -27,6 +27,20 @@ def dockerd() -> Iterator[Dockerd]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Dockerd]:
+    """One dockerd for the session (it takes a second or two to start)."""
+    with _private_dockerd() as server:
+        yield server
+
+
+@pytest.fixture
+def own_dockerd() -> Iterator[Dockerd]:
+    """A dockerd of the test's own, which it may stop, kill and start again."""
+    with _private_dockerd() as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import tarfile
-import tempfile
 import threading
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from tests.importing_builders import (
     oci_layout,
     stage,
 )
-from tests.real.servers import Dockerd, Registry, can_run_dockerd, start_dockerd
+from tests.real.servers import Dockerd, Registry
 from tests.scan_builders import build_image
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("need_skopeo")]
@@ -187,84 +186,68 @@ def test_docker_save_output_lands_in_store_engine_and_registry(
 
 
 def test_an_engine_stopped_mid_import_fails_clearly_and_a_retry_loads_only_the_rest(
-    tmp_path: Path,
+    own_dockerd: Dockerd, tmp_path: Path,
 ) -> None:
-    reason = can_run_dockerd()
-    if reason is not None:
-        print(f"skipping: {reason}")
-        pytest.skip(reason)
-    own = start_dockerd(Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp")))
-    try:
-        staging = tmp_path / "staging"
-        staging.mkdir()
-        oci_archive(tmp_path, staging / "apps.tar", {APP: 3000})
-        docker_archive(tmp_path, staging / "tool.tar", TOOL, 4000)
-        staged = stage(staging)
-        target = _engine(own, tmp_path)
-        plan = target.plan(staged)
+    own = own_dockerd
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    oci_archive(tmp_path, staging / "apps.tar", {APP: 3000})
+    docker_archive(tmp_path, staging / "tool.tar", TOOL, 4000)
+    staged = stage(staging)
+    target = _engine(own, tmp_path)
+    plan = target.plan(staged)
 
-        def stop_engine_at_second(event: StepEvent) -> None:
-            if event.status == "started" and event.step.image is not plan.steps[0].image:
-                own.stop()
+    def stop_engine_at_second(event: StepEvent) -> None:
+        if event.status == "started" and event.step.image is not plan.steps[0].image:
+            own.stop()
 
-        with pytest.raises(ImportFailed, match="does not answer") as failure:
-            target.run(plan, on_step=stop_engine_at_second)
-        assert failure.value.hint and "already loaded is checked and kept" in failure.value.hint
+    with pytest.raises(ImportFailed, match="does not answer") as failure:
+        target.run(plan, on_step=stop_engine_at_second)
+    assert failure.value.hint and "already loaded is checked and kept" in failure.value.hint
 
-        own.start()
-        details: list[str] = []
-        retry = _engine(own, tmp_path)
-        retry.run(retry.plan(staged), on_step=lambda e: details.append(e.detail))
-        assert [d for d in details if d] == ["already in the engine", "loaded"]
-    finally:
-        own.stop()
-        shutil.rmtree(own.root, ignore_errors=True)
+    own.start()
+    details: list[str] = []
+    retry = _engine(own, tmp_path)
+    retry.run(retry.plan(staged), on_step=lambda e: details.append(e.detail))
+    assert [d for d in details if d] == ["already in the engine", "loaded"]
 
 
 def test_an_engine_killed_while_it_loads_is_a_target_error_and_a_retry_reconciles(
-    tmp_path: Path,
+    own_dockerd: Dockerd, tmp_path: Path,
 ) -> None:
     """The engine dies (SIGKILL) while the station streams the image to it: the import fails
     with the engine's words and a hint, never an internal error; once the engine is back, a
     retry checks what the engine holds and finishes, tagging only the verified image."""
-    reason = can_run_dockerd()
-    if reason is not None:
-        print(f"skipping: {reason}")
-        pytest.skip(reason)
-    own = start_dockerd(Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp")))
-    try:
-        media = tmp_path / "media"
-        media.mkdir()
-        big_docker_archive(media / "big.tar", "example.org/killed/app:1", 96 * 1024 * 1024)
-        staged = stage(media)
-        target = _engine(own, tmp_path)
-        plan = target.plan(staged)
-        killed: list[bool] = []
+    own = own_dockerd
+    media = tmp_path / "media"
+    media.mkdir()
+    big_docker_archive(media / "big.tar", "example.org/killed/app:1", 96 * 1024 * 1024)
+    staged = stage(media)
+    target = _engine(own, tmp_path)
+    plan = target.plan(staged)
+    killed: list[bool] = []
 
-        def kill_engine(progress: Progress) -> None:
-            if not killed and 0 < progress.done < progress.total:  # mid-stream
-                killed.append(True)
-                assert own.process is not None
-                os.kill(own.process.pid, signal.SIGKILL)
+    def kill_engine(progress: Progress) -> None:
+        if not killed and 0 < progress.done < progress.total:  # mid-stream
+            killed.append(True)
+            assert own.process is not None
+            os.kill(own.process.pid, signal.SIGKILL)
 
-        with pytest.raises(ImportFailed, match="does not answer") as failure:
-            target.run(plan, on_progress=kill_engine)
-        assert killed and failure.value.hint
+    with pytest.raises(ImportFailed, match="does not answer") as failure:
+        target.run(plan, on_progress=kill_engine)
+    assert killed and failure.value.hint
 
-        own.process.wait()  # type: ignore[union-attr]
-        # A killed dockerd leaves its containerd's socket and pid files: start afresh.
-        shutil.rmtree(own.root / "exec", ignore_errors=True)
-        (own.root / "dockerd.pid").unlink(missing_ok=True)
-        own.start()
-        retry = _engine(own, tmp_path)
-        (receipt,) = retry.run(retry.plan(staged)).images
-        image = staged.images[0].images[0]
-        client = docker.DockerClient(base_url=own.base_url)
-        assert client.images.get("example.org/killed/app:1").id == image.config_digest
-        assert receipt.config_digest == image.config_digest
-    finally:
-        own.stop()
-        shutil.rmtree(own.root, ignore_errors=True)
+    own.process.wait()  # type: ignore[union-attr]
+    # A killed dockerd leaves its containerd's socket and pid files: start afresh.
+    shutil.rmtree(own.root / "exec", ignore_errors=True)
+    (own.root / "dockerd.pid").unlink(missing_ok=True)
+    own.start()
+    retry = _engine(own, tmp_path)
+    (receipt,) = retry.run(retry.plan(staged)).images
+    image = staged.images[0].images[0]
+    client = docker.DockerClient(base_url=own.base_url)
+    assert client.images.get("example.org/killed/app:1").id == image.config_digest
+    assert receipt.config_digest == image.config_digest
 
 
 def test_media_changed_after_verification_still_loads_the_verified_bytes(
