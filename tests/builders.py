@@ -95,3 +95,19 @@ def scripted_approvals(home: Path, media: Path) -> Path:
     ]))
     approvals.chmod(0o600)
     return approvals
+
+
+ROLLBACK_CONFIG = '[audit]\nsyslog = "off"\n[policy]\nrollback_protection = true\n'
+"""station.toml of a home that refuses older releases of a channel (no syslog in tests)."""
+
+
+def sequenced_bundle(where: Path, signer: Signer, files: list[Path], sequence: int) -> Path:
+    """`where/seq<N>`: a signed bundle of channel `ops` with release sequence N (made once,
+    so a test can present the same release again)."""
+    from station.publish.bundle import create_bundle
+
+    out = where / f"seq{sequence}"
+    if not out.exists():
+        create_bundle(out, secret_key=signer.secret, files=files, name="n", channel="ops",
+                      sequence=sequence)
+    return out

@@ -14,6 +14,7 @@ import sys
 import termios
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from station.progress import Progress
 from station.publish.bundle import create_bundle
 from station.station import Station
 from station.workflow import TransferState
-from tests.builders import Signer
+from tests.builders import ROLLBACK_CONFIG, Signer, sequenced_bundle
 from tests.importing_builders import APP, DB, oci_archive
 
 STATION = [sys.executable, "-m", "station.cli.main"]
@@ -278,18 +279,11 @@ def test_each_final_state_lets_the_home_go_and_an_override_takes_it_again(
     tmp_path: Path, signer: Signer
 ) -> None:
     home = _home(tmp_path, signer)
-    (home / "station.toml").write_text(
-        '[audit]\nsyslog = "off"\n[policy]\nrollback_protection = true\n'
-    )
+    (home / "station.toml").write_text(ROLLBACK_CONFIG)
     OperatorStore(home / "operators.toml").add("ada", "admin", "ada-pin-3")
     notes = tmp_path / "notes.txt"
     notes.write_text("n\n")
-
-    def bundle(sequence: int) -> Path:
-        out = tmp_path / f"seq{sequence}"
-        create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
-                      channel="ops", sequence=sequence)
-        return out
+    bundle = partial(sequenced_bundle, tmp_path, signer, [notes])
 
     station = Station.open(home)
     new = station.new_transfer(bundle(5))

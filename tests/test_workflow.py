@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from station.publish.bundle import create_bundle
 from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.station import Station
 from station.workflow import StepRefused, Transfer, TransferState
-from tests.builders import Signer, make_sums_bundle
+from tests.builders import ROLLBACK_CONFIG, Signer, make_sums_bundle, sequenced_bundle
 
 ALICE = ("alice", "alice-pin-1")
 VICTOR = ("victor", "victor-pin-2")
@@ -162,9 +163,7 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
     home = tmp_path / "rb-home"
     (home / "trust").mkdir(parents=True)
     shutil.copy(signer.public, home / "trust")
-    (home / "station.toml").write_text(
-        '[audit]\nsyslog = "off"\n[policy]\nrollback_protection = true\n'
-    )
+    (home / "station.toml").write_text(ROLLBACK_CONFIG)
     station = Station.open(home)
     operators = OperatorStore.from_config(station.config)
     operators.add(ALICE[0], "operator", ALICE[1])
@@ -172,13 +171,7 @@ def test_rollback_is_refused_until_an_admin_overrides(tmp_path: Path, signer: Si
     operators.add("ada", "admin", "ada-pin-3")
     notes = tmp_path / "notes.txt"
     notes.write_text("n\n")
-
-    def bundle(sequence: int) -> Path:
-        out = tmp_path / f"seq{sequence}"
-        if not out.exists():
-            create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
-                          channel="ops", sequence=sequence)
-        return out
+    bundle = partial(sequenced_bundle, tmp_path, signer, [notes])
 
     first = _verified(station, bundle(5))
     _approve_both(first)

@@ -8,16 +8,16 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from station.approval import OperatorStore
-from station.publish.bundle import create_bundle
 from station.station import Station
 from station.verify.policy import SequenceStore
 from station.workflow import Transfer, TransferState
-from tests.builders import Signer
+from tests.builders import ROLLBACK_CONFIG, Signer, sequenced_bundle
 from tests.real.tmpfs import small_tmpfs
 
 pytestmark = [
@@ -56,20 +56,13 @@ def test_a_mark_that_cannot_be_saved_ends_the_transfer_done_and_says_what_landed
     home = tmp_path / "home"
     (home / "trust").mkdir(parents=True)
     shutil.copy(signer.public, home / "trust")
-    (home / "station.toml").write_text(
-        '[audit]\nsyslog = "off"\n[policy]\nrollback_protection = true\n'
-    )
+    (home / "station.toml").write_text(ROLLBACK_CONFIG)
     operators = OperatorStore(home / "operators.toml")
     operators.add("alice", "operator", "alice-pin-1")
     operators.add("victor", "verifier", "victor-pin-2")
     notes = tmp_path / "notes.txt"
     notes.write_text("release notes\n")
-
-    def bundle(sequence: int) -> Path:
-        out = tmp_path / f"seq{sequence}"
-        create_bundle(out, secret_key=signer.secret, files=[notes], name="n",
-                      channel="ops", sequence=sequence)
-        return out
+    bundle = partial(sequenced_bundle, tmp_path, signer, [notes])
 
     station = Station.open(home)
     marks = SequenceStore(full_disk / "sequence.json")  # its folder has no byte left
