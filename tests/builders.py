@@ -111,3 +111,17 @@ def sequenced_bundle(where: Path, signer: Signer, files: list[Path], sequence: i
         create_bundle(out, secret_key=signer.secret, files=files, name="n", channel="ops",
                       sequence=sequence)
     return out
+
+
+def app_bundle(tmp_path: Path, signer: Signer) -> Path:
+    """`tmp_path/stick`: a signed bundle of one small image, registry.example.org/ops/app:1.0."""
+    from station.publish.bundle import create_bundle
+    from station.publish.imagebuild import build_oci_layout, write_oci_archive
+
+    layout = tmp_path / "layout"
+    build_oci_layout(layout, "registry.example.org/ops/app:1.0", {"app": b"payload\n"})
+    archive = tmp_path / "app.tar"
+    write_oci_archive(layout, archive)
+    out = tmp_path / "stick"
+    create_bundle(out, secret_key=signer.secret, image_archives=[archive], name="app")
+    return out

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from station.cli import main as cli
-from station.publish.bundle import create_bundle
-from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.station import Station
 from station.workflow import TransferState
-from tests.builders import Signer, make_sums_bundle
+from tests.builders import Signer, app_bundle, make_sums_bundle
 from tests.identity import ALICE, VICTOR, KeyedHome, keyed_home, open_with_operators
 
 
@@ -33,12 +31,7 @@ def station(keyed: KeyedHome) -> Station:
 
 @pytest.fixture
 def media(tmp_path: Path, signer: Signer) -> Path:
-    layout = tmp_path / "layout"
-    build_oci_layout(layout, "registry.example.org/ops/app:1.0", {"app": b"payload\n"})
-    archive = tmp_path / "app.tar"
-    write_oci_archive(layout, archive)
-    out = tmp_path / "stick"
-    create_bundle(out, secret_key=signer.secret, image_archives=[archive], name="app")
+    out = app_bundle(tmp_path, signer)
     (out / "notes.txt").write_text("not listed\n")
     return out
 

@@ -12,11 +12,9 @@ import pytest
 from station.approval import OperatorStore
 from station.audit import AuditLog
 from station.errors import BundleError, StationError
-from station.publish.bundle import create_bundle
-from station.publish.imagebuild import build_oci_layout, write_oci_archive
 from station.station import Station
 from station.workflow import StepRefused, Transfer, TransferState
-from tests.builders import ROLLBACK_CONFIG, Signer, make_sums_bundle, sequenced_bundle
+from tests.builders import ROLLBACK_CONFIG, Signer, app_bundle, make_sums_bundle, sequenced_bundle
 
 ALICE = ("alice", "alice-pin-1")
 VICTOR = ("victor", "victor-pin-2")
@@ -37,13 +35,7 @@ def station(tmp_path: Path, signer: Signer) -> Station:
 
 @pytest.fixture
 def media(tmp_path: Path, signer: Signer) -> Path:
-    layout = tmp_path / "layout"
-    build_oci_layout(layout, "registry.example.org/ops/app:1.0", {"app": b"payload\n"})
-    archive = tmp_path / "app.tar"
-    write_oci_archive(layout, archive)
-    out = tmp_path / "stick"
-    create_bundle(out, secret_key=signer.secret, image_archives=[archive], name="app")
-    return out
+    return app_bundle(tmp_path, signer)
 
 
 def _verified(station: Station, media: Path) -> Transfer:
