@@ -206,6 +206,8 @@ def header_offsets(data: bytes) -> list[int]:
             size = int(block[124:136].split(b"\x00")[0].strip() or b"0", 8)
         except ValueError:
             break
+        if size < 0:  # int() reads "-777" too: the walk would go back and never end
+            break
         kind = block[156:157]
         if kind in (b"1", b"2", b"3", b"4", b"5", b"6"):
             size = 0
