@@ -39,6 +39,7 @@ _REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?",
     re.ASCII,
 )
+_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", re.ASCII)
 _TAG_ONLY = re.compile(_TAG, re.ASCII)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -100,8 +101,14 @@ def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
         # Counted once normalised, as docker does: `docker.io/library/` counts too.
         raise ReferenceError(f"the image name in {shown!r} is longer than {MAX_NAME_LENGTH} "
                              "characters once written in full")
-    if path.lower() != path or _REFERENCE.fullmatch(path) is None:
+    if path.lower() != path:
         raise ReferenceError(f"{shown!r}: the repository name must be lowercase")
+    if _PATH.fullmatch(path) is None:
+        # `[2]/x` fits the grammar with `[2]` as a host, but docker's split makes it a path
+        # component of docker.io, where it is invalid: docker refuses it, so must we.
+        raise ReferenceError(f"{shown!r} is not a valid image reference: "
+                             f"{path.split('/', 1)[0]!r} is neither a registry host nor a "
+                             "repository name")
     if _HEX64.fullmatch(path.removeprefix(OFFICIAL_PREFIX)):
         raise ReferenceError(f"{shown!r}: a repository name cannot be a 64-hex image ID")
     tag = match["tag"]

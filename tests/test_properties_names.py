@@ -83,6 +83,16 @@ def test_a_name_too_long_once_normalised_is_refused(text: str) -> None:
     assert normalise("r" * 237) == "docker.io/library/" + "r" * 237 + ":latest"
 
 
+@pytest.mark.parametrize("text", ["[2]/x", "[ab]/x:1", "[2]/x/y@sha256:" + "0" * 64])
+def test_a_bracketed_first_component_without_a_colon_is_refused(text: str) -> None:
+    """The grammar reads `[2]` as an IPv6 host, docker's split (no `.` or `:`) as a path
+    component of docker.io, where it is invalid: docker refuses it, so does the station
+    (found by fuzzing: it normalised to `docker.io/[2]/x:latest`, which does not parse)."""
+    with pytest.raises(ReferenceError, match="neither a registry host nor a repository"):
+        parse_reference(text)
+    assert normalise("[::1]:5000/x") == "[::1]:5000/x:latest"
+
+
 @pytest.mark.parametrize("text", ["a" * 100_000 + "!", "a-" * 50_000 + "!", "a." * 50_000 + "A",
                                   ("a" * 60 + ".") * 1600 + "/!", "a" + "_" * 100_000 + "b",
                                   "a/" * 50_000 + ":" + "x" * 200])

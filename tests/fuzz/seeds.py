@@ -137,7 +137,8 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "oci_index": {"index.json": _index(manifest), "null-manifests.json":
                       b'{"schemaVersion":2,"manifests":null}'},
         "reference": {"full": b"registry.example.org:5000/team/app:1.2@sha256:" + b"a" * 64,
-                      "short": b"alpine", "upper": b"UPPER/Case:tag", "host": b"localhost/x"},
+                      "short": b"alpine", "upper": b"UPPER/Case:tag", "host": b"localhost/x",
+                      "bracket-host-without-colon": b"[2]/x"},
         "sums_file": {"SHA256SUMS": b"".join(
             f"{hashlib.sha256(n.encode()).hexdigest()}  {n}\n".encode()
             for n in ("a.txt", "docs/b.bin")) + b"\\" + b"0" * 64 + b"  a\\\\b\n"},
