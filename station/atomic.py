@@ -21,6 +21,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """Make a file's content durable (written by someone who did not fsync it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes, *, mode: int = 0o600, prefix: str | None = None) -> None:
     """Write `data` to `path` atomically and durably; raises OSError, leaves no temp file.
 

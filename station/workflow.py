@@ -209,24 +209,30 @@ class Transfer:
         self,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        *,
+        target: ImportTarget | None = None,
     ) -> Verification:
         """Verify and stage; the verdict moves the transfer to verified or rejected.
 
         Without `cancel`, `abort()` (for instance on media removal) stops the hashing.
+        `target` is where the import will go, when that is known already: one that streams
+        the images (engine, registry) spares staging the fsync of their blobs.
         """
         with self._lock:
             self._require("verify", TransferState.INSPECTED)
             assert self.bundle is not None  # noqa: S101 - inspected implies a bundle
             bundle = self.bundle
             self._move(TransferState.VERIFYING, "verifying signatures and checksums")
+        durable = target is None or target.keeps_staged_blobs
         with self._step():
-            return self._verify(bundle, on_progress, cancel)
+            return self._verify(bundle, on_progress, cancel, durable)
 
     def _verify(
         self,
         bundle: Bundle,
         on_progress: ProgressCallback | None,
         cancel: threading.Event | None,
+        durable_images: bool,
     ) -> Verification:
         try:
             verification = verify_bundle(
@@ -237,6 +243,7 @@ class Transfer:
                 staging_root=self.config.staging_dir,
                 checks=self.checks,
                 malware=self.malware,
+                durable_images=durable_images,
                 on_progress=on_progress,
                 cancel=cancel or self._stop,
             )

@@ -52,17 +52,18 @@ def _sha256(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def verify_media(media: Path, staging_root: Path | None = None) -> Verification:
+def verify_media(media: Path, staging_root: Path | None = None, *,
+                 durable_images: bool = True) -> Verification:
     """Sign what is in `media` and verify it for real (staging it when `staging_root`)."""
     trust = sign_media(media)
     staging_root = staging_root or media.parent / f"{media.name}-staging"
     return verify_bundle(open_bundle(media), TrustStore.load(trust), Policy(),
-                         staging_root=staging_root)
+                         staging_root=staging_root, durable_images=durable_images)
 
 
-def stage(media: Path) -> StagedBundle:
+def stage(media: Path, *, durable_images: bool = True) -> StagedBundle:
     """Stage every file in `media` exactly as verification does: the real pipeline."""
-    verification = verify_media(media)
+    verification = verify_media(media, durable_images=durable_images)
     assert verification.staged is not None, verification.problems
     return verification.staged
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tarfile
 import threading
 from pathlib import Path
@@ -63,6 +64,46 @@ def test_images_land_under_their_references_with_the_verified_digests(tmp_path: 
     assert (delivered / "notes.txt").read_text() == "read me\n"
     assert [f.path for f in receipt.files] == ["notes.txt"]
     assert [e.status for e in events].count("done") == len(events) // 2 == 4
+
+
+@pytest.mark.parametrize("durable_images", [True, False], ids=["for-the-store", "for-a-stream"])
+def test_no_staged_blob_is_named_in_the_store_before_it_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable_images: bool
+) -> None:
+    """Staged for the engine or a registry (which only stream them), blobs are not fsynced
+    while verifying; files always are. If such a bundle goes to the store after all, each
+    blob is fsynced before its name appears there: a power cut never leaves a named, empty
+    blob in the store."""
+    media = tmp_path / "media"
+    oci_layout(media / "layout", {APP: 3000, DB: 70_000})
+    (media / "notes.txt").write_text("read me\n")
+    store = tmp_path / "home" / "store"
+    synced: list[tuple[int, bool]] = []  # (inode fsynced, a store blob of its name exists)
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        synced.append((os.fstat(fd).st_ino, (store / "blobs" / "sha256" / name).exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    staged = stage(media, durable_images=durable_images)
+    assert staged.files_root is not None
+    blobs = {staged.blob_path(d).stat().st_ino for image in staged.images for d in image.blobs}
+    notes = (staged.files_root / "notes.txt").stat().st_ino
+    while_verifying = {inode for inode, _ in synced}
+    synced.clear()
+    target = _store(tmp_path)
+
+    target.run(target.plan(staged))
+
+    assert notes in while_verifying
+    if durable_images:
+        assert blobs <= while_verifying
+    else:
+        assert not blobs & while_verifying
+        assert blobs <= {inode for inode, named in synced if not named}
+    assert _index_refs(store).keys() == {APP, DB}
 
 
 def test_importing_the_same_images_again_copies_no_blob(tmp_path: Path) -> None:

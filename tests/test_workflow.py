@@ -12,6 +12,7 @@ import pytest
 from station.approval import OperatorStore
 from station.audit import AuditLog
 from station.errors import BundleError, StationError
+from station.importing import make_target
 from station.station import Station
 from station.workflow import StepRefused, Transfer, TransferState
 from tests.builders import ROLLBACK_CONFIG, Signer, app_bundle, make_sums_bundle, sequenced_bundle
@@ -72,6 +73,23 @@ def test_full_transfer_into_the_store(station: Station, media: Path) -> None:
     events = [r["event"] for r in station.audit.records()]
     for expected in ("bundle-opened", "verification", "approval", "import-step", "import-done"):
         assert expected in events
+
+
+@pytest.mark.parametrize(("to", "durable"), [(None, True), ("store", True),
+                                             ("docker=unix:///nowhere.sock", False),
+                                             ("registry=http://127.0.0.1:5999", False)])
+def test_only_a_target_that_streams_images_spares_their_fsync(
+    station: Station, media: Path, to: str | None, durable: bool
+) -> None:
+    """Verification knows the target only from the CLI's --to; without it (the kiosk, where
+    the store may be chosen after verifying) staged blobs are always made durable."""
+    target = make_target(to, station.config) if to is not None else None
+    transfer = station.new_transfer(media)
+    transfer.inspect()
+
+    verification = transfer.verify(target=target)
+
+    assert verification.staged is not None and verification.staged.blobs_durable is durable
 
 
 def test_import_is_refused_without_two_approvals(station: Station, media: Path) -> None:

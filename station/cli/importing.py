@@ -103,7 +103,7 @@ def _transfer(transfer: Transfer, target: ImportTarget, args: argparse.Namespace
     transfer.inspect()
     bar = TerminalProgress("verify")
     try:
-        verification = transfer.verify(on_progress=bar.callback())
+        verification = transfer.verify(on_progress=bar.callback(), target=target)
     finally:
         bar.finish()
     if not verification.accepted:

@@ -140,6 +140,13 @@ class ImportTarget(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def keeps_staged_blobs(self) -> bool:
+        """Whether the import names the staged blobs in place (hard links into a store):
+        then verification makes them durable as it writes them. A target that streams them
+        (engine, registry) spares verification that disk work."""
+        ...
+
     def describe(self) -> str:
         """One line for the operator: which target, where."""
         ...

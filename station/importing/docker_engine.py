@@ -88,6 +88,7 @@ class DockerEngineTarget:
     """Load images into the Docker engine at `base_url` (a unix socket by default)."""
 
     name = "docker"
+    keeps_staged_blobs = False
 
     def __init__(
         self,

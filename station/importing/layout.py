@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from station.atomic import fsync_dir, replace_file
+from station.atomic import fsync_dir, fsync_file, replace_file
 from station.errors import StationError
 from station.importing.base import ImportFailed
 from station.progress import check_cancel
@@ -178,18 +178,22 @@ class OciLayout:
         digest: str,
         *,
         size: int,
+        synced: bool = True,
         cancel: threading.Event | None = None,
     ) -> int:
         """Put the staged blob `source` (named by its verified digest) into the layout.
 
-        A hard link on the same file system: no byte is copied or read again. Across file
-        systems the blob is copied and its digest checked. Returns the bytes copied (0 for a
-        link or a blob already present).
+        A hard link on the same file system: no byte is copied or read again; a `source`
+        not `synced` yet (staged for a streaming target) is fsynced first, so the name never
+        outlives its bytes in a power cut. Across file systems the blob is copied and its
+        digest checked. Returns the bytes copied (0 for a link or a blob already present).
         """
         final = self.blob_path(digest)
         if final.is_file():
             return 0
         try:
+            if not synced:
+                fsync_file(source)
             os.link(source, final)
             return 0
         except FileExistsError:

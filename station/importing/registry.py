@@ -113,6 +113,7 @@ class RegistryTarget:
     """Push every image with all its names to one registry."""
 
     name = "registry"
+    keeps_staged_blobs = False
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ class StoreTarget:
     """Import into an OCI layout folder (`<home>/store` unless told otherwise)."""
 
     name = "store"
+    keeps_staged_blobs = True
 
     def __init__(self, store_dir: Path, home: Path) -> None:
         self.layout = OciLayout(store_dir)
@@ -99,7 +100,8 @@ class StoreTarget:
             check_cancel(cancel, "import stopped")
             source = staged.blob_path(digest)
             size = source.stat().st_size if not self.layout.has_blob(digest) else 0
-            copied += self.layout.link_blob(source, digest, size=size, cancel=cancel)
+            copied += self.layout.link_blob(source, digest, size=size,
+                                            synced=staged.blobs_durable, cancel=cancel)
         self.layout.sync_blobs()
         meter(image.total_size)
         descriptor = {

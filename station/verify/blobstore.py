@@ -52,10 +52,12 @@ class _Output:
     """One open staging file: each write is counted against the space left and its
     writeback starts as it goes; `hand_over` gives the file to the flusher to fsync."""
 
-    def __init__(self, fd: int, space: SpaceBudget, what: str) -> None:
+    def __init__(self, fd: int, space: SpaceBudget, what: str, *,
+                 writeback: bool = True) -> None:
         self.fd = fd
         self._space = space
         self._what = what
+        self._writeback = writeback
         self._written = 0
         self._started = 0
 
@@ -68,7 +70,7 @@ class _Output:
         except OSError as exc:
             raise staging_failed(self._what, exc) from exc
         self._written += len(data)
-        if self._written - self._started >= WRITEBACK_EVERY:
+        if self._writeback and self._written - self._started >= WRITEBACK_EVERY:
             start_writeback(self.fd, self._started, self._written - self._started)
             self._started = self._written
 
@@ -102,7 +104,8 @@ class BlobWriter:
                 fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=store.folder)
             except OSError as exc:
                 raise staging_failed(what, exc) from exc
-            self._out, self._temp = _Output(fd, store.space, what), Path(name)
+            self._out = _Output(fd, store.space, what, writeback=store.durable)
+            self._temp = Path(name)
 
     def write(self, data: bytes | memoryview) -> None:
         if self._digest_from is None:
@@ -120,7 +123,10 @@ class BlobWriter:
             digest = "sha256:" + self._hash.hexdigest()
         if self._out is not None:
             out, self._out = self._out, None
-            out.hand_over(self._store.flusher)
+            if self._store.durable:
+                out.hand_over(self._store.flusher)
+            else:
+                out.close_unsynced()
             assert self._temp is not None  # noqa: S101
             final = self._store.path(digest)
             try:
@@ -140,11 +146,18 @@ class BlobWriter:
 
 
 class BlobStore:
-    """`folder/<hex>` blobs (an OCI layout's `blobs/sha256`), or hashing only (no folder)."""
+    """`folder/<hex>` blobs (an OCI layout's `blobs/sha256`), or hashing only (no folder).
+
+    Not `durable`: the blobs are for a target that only streams them (engine, registry), so
+    neither writeback nor fsync is asked for: on a two-core machine with one disk, writing
+    gigabytes to disk that are read once from the page cache and then deleted slows the
+    load that follows. An import that names such blobs in place makes them durable first.
+    """
 
     def __init__(self, folder: Path | None, space: SpaceBudget | None = None,
-                 flusher: Flusher | None = None) -> None:
+                 flusher: Flusher | None = None, *, durable: bool = True) -> None:
         self.folder = folder
+        self.durable = durable
         self.space = space or SpaceBudget(None)
         self.flusher = flusher or Flusher()
 

@@ -116,6 +116,9 @@ class StagedBundle:
     files_root: Path | None = None
     signatures: tuple[StagedImage, ...] = ()  # verified signature artifacts (`signs` set)
     image_signatures: tuple[ImageSignatureCheck, ...] = ()
+    blobs_durable: bool = True
+    """False when the image blobs were staged for a target that streams them: an import
+    that names them in place must fsync them first (`OciLayout.link_blob`)."""
 
     @property
     def layout(self) -> Path:

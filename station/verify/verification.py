@@ -288,6 +288,7 @@ def verify_bundle(
     checks: Sequence[StagedCheck] = (),
     malware: MalwareSettings | None = None,
     scratch_root: Path | None = None,
+    durable_images: bool = True,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Verification:
@@ -300,7 +301,8 @@ def verify_bundle(
     unless a content check needs the images on disk: then they are staged in a private
     folder under `scratch_root` and removed when the verdict is known. With `malware`
     settings (enabled), every file and every file inside every layer goes to clamd from the
-    same read (`malware_tap`).
+    same read (`malware_tap`). Staged files are always on disk before the verdict; staged
+    image blobs only with `durable_images` (off when the target streams them: `BlobStore`).
     """
     limits = limits or Limits()
     signatures = tuple(check_signatures(bundle.manifest, bundle.signatures, trust))
@@ -326,7 +328,8 @@ def verify_bundle(
         staging = _prepare_staging(staging_root, bundle.digest, needed)
     budget = ByteBudget(limits.max_archive_index_bytes)
     space = SpaceBudget(_free_space(staging) if staging is not None else None)
-    store = BlobStore(staging / "oci" / "blobs" / "sha256" if staging else None, space)
+    store = BlobStore(staging / "oci" / "blobs" / "sha256" if staging else None, space,
+                      durable=durable_images)
     area = StagingArea(store, staging / "files" if staging else None, budget, tap)
     staged: StagedBundle | None = None
     images: tuple[ImageInfo, ...] = ()
@@ -371,6 +374,7 @@ def verify_bundle(
                 files_root=staging / "files" if staging else bundle.root,
                 signatures=staged_signatures,
                 image_signatures=image_checks,
+                blobs_durable=durable_images,
             )
             images = tuple(image for entry in staged_images for image in entry.images)
             if staging is not None:
