@@ -12,22 +12,22 @@ import tempfile
 from pathlib import Path
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync_opened(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable."""
+    _fsync_opened(folder, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def fsync_file(path: Path) -> None:
     """Make a file's content durable (written by someone who did not fsync it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_opened(path, os.O_RDONLY | os.O_NOFOLLOW)
 
 
 def replace_file(path: Path, data: bytes, *, mode: int = 0o600, prefix: str | None = None) -> None:

@@ -49,8 +49,8 @@ class SpaceBudget:
 
 
 class _Output:
-    """One open staging file: each write is counted against the space left and its
-    writeback starts as it goes; `hand_over` gives the file to the flusher to fsync."""
+    """One open staging file: each write is counted against the space left and (with
+    `writeback`) its writeback starts as it goes; `hand_over` gives it to the flusher to fsync."""
 
     def __init__(self, fd: int, space: SpaceBudget, what: str, *,
                  writeback: bool = True) -> None:
